@@ -1,0 +1,65 @@
+// Api: the HTTP face of Xoal. Routes every request, authenticates its key, loads its project,
+// calls the handler, maps failures to the error shape, and counts it in the metrics.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "api/api_util.hpp"
+#include "common/clock.hpp"
+#include "core/keys.hpp"
+#include "http/metrics.hpp"
+#include "http/router.hpp"
+#include "store/store.hpp"
+
+namespace xoal::api {
+
+struct ApiDeps {
+  store::Store& store;
+  const Clock& clock;
+  core::KeyCache& keys;
+  Metrics& metrics;
+};
+
+using ApiHandler = std::function<http::Response(ApiCall&)>;
+
+// Which key a route needs.
+enum class Access { kPublic, kManagement, kIngestion };
+
+class Api {
+ public:
+  explicit Api(ApiDeps deps);
+
+  // Answers one request. Thread-safe; never throws.
+  http::Response Dispatch(http::Request& req);
+
+  // Registers a route. Requires: called before the server starts.
+  void Add(http::Method method, std::string pattern, Access access, ApiHandler handler);
+  // Registers a route that needs a management key.
+  using ManagementFn = http::Response (*)(Api&, ApiCall&);
+  void AddManagement(http::Method method, std::string pattern, ManagementFn fn);
+
+  const ApiDeps& deps() const { return deps_; }
+
+  // Replaces the cached copy of a project after it changed.
+  void UpdateProjectCache(const store::Project& p);
+
+ private:
+  http::Response Authorize(http::Request& req, Access access, const ApiHandler& handler);
+  Result<store::Project> LoadProject(const std::string& id);
+
+  ApiDeps deps_;
+  http::Router router_;
+  std::mutex mu_;
+  std::unordered_map<std::string, store::Project> projects_;  // guarded by mu_
+};
+
+// Route groups, one per file under api/.
+void AddSettingsRoutes(Api& api);
+void AddCustomerRoutes(Api& api);
+void AddCompanyRoutes(Api& api);
+void AddFieldRoutes(Api& api);
+
+}  // namespace xoal::api

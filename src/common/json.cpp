@@ -1,0 +1,58 @@
+#include "common/json.hpp"
+
+// Boost.JSON is used header-only: Debian ships no compiled library for it, so its
+// implementation is compiled into exactly this translation unit.
+#include <boost/json/src.hpp>
+
+namespace xoal {
+
+Result<json::value> ParseJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 64;
+  json::value v = json::parse(text, ec, {}, opts);
+  if (ec) {
+    return Status::Malformed("malformed JSON: " + ec.message());
+  }
+  return v;
+}
+
+Result<std::optional<std::string>> OptionalString(const json::object& obj, std::string_view key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->value().is_null()) return std::optional<std::string>();
+  if (!it->value().is_string()) {
+    return Status::InvalidArgument(std::string(key) + " must be a string", std::string(key));
+  }
+  return std::optional<std::string>(std::string(it->value().get_string()));
+}
+
+Result<std::optional<bool>> OptionalBool(const json::object& obj, std::string_view key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->value().is_null()) return std::optional<bool>();
+  if (!it->value().is_bool()) {
+    return Status::InvalidArgument(std::string(key) + " must be a boolean", std::string(key));
+  }
+  return std::optional<bool>(it->value().get_bool());
+}
+
+std::string_view JsonTypeName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "list";
+    case json::kind::object:
+      return "object";
+  }
+  return "unknown";
+}
+
+}  // namespace xoal

@@ -1,0 +1,29 @@
+// Boost.JSON at the edge: parsing untrusted text into values without exceptions, and small
+// accessors that turn a wrong type into a Status naming the field.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json.hpp>
+
+#include "common/status.hpp"
+
+namespace xoal {
+
+namespace json = boost::json;
+
+// Parses `text`; a syntax error is kMalformed with the position in the message.
+Result<json::value> ParseJson(std::string_view text);
+
+// Reads an optional string member: absent or null gives nullopt, another type an error.
+Result<std::optional<std::string>> OptionalString(const json::object& obj, std::string_view key);
+
+// Reads an optional boolean member: absent or null gives nullopt, another type an error.
+Result<std::optional<bool>> OptionalBool(const json::object& obj, std::string_view key);
+
+// The name of a JSON value's type, for error messages ("string", "number", ...).
+std::string_view JsonTypeName(const json::value& v);
+
+}  // namespace xoal

@@ -1,0 +1,877 @@
+#include "store/sqlite_store.hpp"
+
+#include <sqlite3.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace xoal::store {
+namespace {
+
+// Each entry moves the schema one version forward. Never edit a released entry: add a new one.
+constexpr const char* kMigrations[] = {
+    // Version 1: projects, keys, customers, companies, fields, events.
+    R"sql(
+CREATE TABLE projects(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, settings TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE api_keys(
+  id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, created_at INTEGER NOT NULL,
+  last_used_at INTEGER, revoked_at INTEGER);
+CREATE INDEX api_keys_by_project ON api_keys(project_id, created_at);
+CREATE TABLE customers(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, usid TEXT NOT NULL UNIQUE, user_id TEXT,
+  email TEXT, attributes TEXT NOT NULL, attribute_times TEXT NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, added_via TEXT NOT NULL);
+CREATE UNIQUE INDEX customers_by_user_id ON customers(project_id, user_id)
+  WHERE user_id IS NOT NULL;
+CREATE UNIQUE INDEX customers_by_email ON customers(project_id, email) WHERE email IS NOT NULL;
+CREATE INDEX customers_by_project ON customers(project_id, seq);
+CREATE TABLE customer_anonymous_ids(
+  project_id TEXT NOT NULL, anonymous_id TEXT NOT NULL, usid TEXT NOT NULL,
+  PRIMARY KEY(project_id, anonymous_id)) WITHOUT ROWID;
+CREATE INDEX anonymous_ids_by_usid ON customer_anonymous_ids(usid);
+CREATE TABLE customer_tags(
+  usid TEXT NOT NULL, tag TEXT NOT NULL, project_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY(usid, tag)) WITHOUT ROWID;
+CREATE INDEX tags_by_tag ON customer_tags(project_id, tag);
+CREATE TABLE customer_merges(
+  from_usid TEXT PRIMARY KEY, project_id TEXT NOT NULL, into_usid TEXT NOT NULL,
+  merged_at INTEGER NOT NULL);
+CREATE TABLE companies(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+  attributes TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  UNIQUE(project_id, id));
+CREATE TABLE memberships(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, company_id TEXT NOT NULL,
+  usid TEXT NOT NULL, attributes TEXT NOT NULL, created_at INTEGER NOT NULL,
+  UNIQUE(project_id, company_id, usid));
+CREATE INDEX memberships_by_usid ON memberships(project_id, usid);
+CREATE TABLE fields(
+  project_id TEXT NOT NULL, entity TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+  description TEXT NOT NULL, origin TEXT NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY(project_id, entity, name)) WITHOUT ROWID;
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, id TEXT NOT NULL, usid TEXT NOT NULL,
+  name TEXT NOT NULL, type TEXT NOT NULL, source TEXT NOT NULL, timestamp INTEGER NOT NULL,
+  received_at INTEGER NOT NULL, properties TEXT NOT NULL, UNIQUE(project_id, id));
+CREATE INDEX events_by_customer ON events(project_id, usid, seq);
+CREATE INDEX events_by_project ON events(project_id, seq);
+)sql",
+};
+
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+constexpr int kReadConnections = 8;
+
+Status SqliteError(sqlite3* db, std::string_view what) {
+  std::string msg = fmt::format("sqlite {}: {}", what, db ? sqlite3_errmsg(db) : "no handle");
+  spdlog::error("store_error backend=sqlite op=\"{}\" detail=\"{}\"", what,
+                db ? sqlite3_errmsg(db) : "no handle");
+  return Status::Internal(msg);
+}
+
+// A prepared statement, reset on destruction so its connection can reuse it.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  ~Stmt() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, const std::optional<std::string>& v) {
+    if (v) return Bind(i, std::string_view(*v));
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, SystemTime t) { return Bind(i, ToEpochMillis(t)); }
+  Stmt& Bind(int i, const std::optional<SystemTime>& t) {
+    if (t) return Bind(i, *t);
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  Stmt& Bind(int i, const json::object& o) { return Bind(i, std::string_view(json::serialize(o))); }
+
+  // SQLITE_ROW, SQLITE_DONE, or an error code.
+  int Step() { return sqlite3_step(s_); }
+
+  // Runs a statement that returns no rows. kAlreadyExists on a uniqueness violation.
+  Status Exec(std::string_view what) {
+    int rc = Step();
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return Status::AlreadyExists(fmt::format("{}: {}", what, sqlite3_errmsg(db_)));
+    }
+    return SqliteError(db_, what);
+  }
+
+  std::string Text(int col) const {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p ? std::string(p, sqlite3_column_bytes(s_, col)) : std::string();
+  }
+  std::optional<std::string> OptText(int col) const {
+    if (sqlite3_column_type(s_, col) == SQLITE_NULL) return std::nullopt;
+    return Text(col);
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
+  SystemTime Time(int col) const { return FromEpochMillis(Int(col)); }
+  std::optional<SystemTime> OptTime(int col) const {
+    if (sqlite3_column_type(s_, col) == SQLITE_NULL) return std::nullopt;
+    return Time(col);
+  }
+  json::object Object(int col) const {
+    auto parsed = ParseJson(Text(col));
+    if (!parsed.ok() || !parsed->is_object()) return {};
+    return std::move(parsed->as_object());
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+};
+
+// One connection with its cache of prepared statements. Used by one thread at a time.
+class Conn {
+ public:
+  ~Conn() {
+    for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+    if (db_) sqlite3_close(db_);
+  }
+
+  Status Open(const std::string& path, bool read_only) {
+    int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    flags |= SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      return SqliteError(db_, "open");
+    }
+    sqlite3_busy_timeout(db_, 10000);
+    return ExecScript(read_only ? "PRAGMA query_only=1;"
+                                : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                  "PRAGMA wal_autocheckpoint=4000;");
+  }
+
+  Status ExecScript(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown";
+      sqlite3_free(err);
+      spdlog::error("store_error backend=sqlite op=exec detail=\"{}\"", msg);
+      return Status::Internal("sqlite exec: " + msg);
+    }
+    return Status::Ok();
+  }
+
+  // Requires: `sql` is a string literal (the cache is keyed by its address).
+  Stmt Prepare(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+        // A statement that does not prepare is a bug in this file, not a runtime condition.
+        spdlog::critical("store_bug backend=sqlite detail=\"{}\" sql=\"{}\"", sqlite3_errmsg(db_),
+                         sql);
+        std::abort();
+      }
+      it = cache_.emplace(sql, s).first;
+    }
+    return Stmt(db_, it->second);
+  }
+
+  sqlite3* db() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+const char* KeyTypeName(KeyType t) { return t == KeyType::kIngestion ? "ingestion" : "management"; }
+
+std::vector<std::string> StringColumnList(Conn& c, const char* sql, std::string_view a) {
+  std::vector<std::string> out;
+  auto s = c.Prepare(sql);
+  s.Bind(1, a);
+  while (s.Step() == SQLITE_ROW) out.push_back(s.Text(0));
+  return out;
+}
+
+constexpr const char* kCustomerColumns =
+    "seq, project_id, usid, user_id, email, attributes, attribute_times, created_at, updated_at, "
+    "added_via";
+
+// The read half of a transaction; the write half adds to it. Both work on one connection.
+class SqliteReadTxn : public virtual ReadTxn {
+ public:
+  explicit SqliteReadTxn(Conn& c) : c_(c) {}
+
+  Result<std::optional<Project>> GetProject(std::string_view id) override {
+    auto s = c_.Prepare("SELECT id, name, settings, created_at FROM projects WHERE id = ?");
+    s.Bind(1, id);
+    if (s.Step() != SQLITE_ROW) return std::optional<Project>();
+    return std::optional<Project>(ReadProject(s));
+  }
+
+  Result<std::vector<Project>> ListProjects() override {
+    auto s = c_.Prepare("SELECT id, name, settings, created_at FROM projects ORDER BY created_at");
+    std::vector<Project> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadProject(s));
+    return out;
+  }
+
+  Result<std::vector<ApiKey>> ListKeys(std::optional<std::string_view> project_id) override {
+    static constexpr const char* kAll =
+        "SELECT id, project_id, name, type, hash, prefix, created_at, last_used_at, revoked_at "
+        "FROM api_keys ORDER BY created_at, id";
+    static constexpr const char* kOne =
+        "SELECT id, project_id, name, type, hash, prefix, created_at, last_used_at, revoked_at "
+        "FROM api_keys WHERE project_id = ? ORDER BY created_at, id";
+    auto s = c_.Prepare(project_id ? kOne : kAll);
+    if (project_id) s.Bind(1, *project_id);
+    std::vector<ApiKey> out;
+    while (s.Step() == SQLITE_ROW) {
+      ApiKey k;
+      k.id = s.Text(0);
+      k.project_id = s.Text(1);
+      k.name = s.Text(2);
+      k.type = s.Text(3) == "ingestion" ? KeyType::kIngestion : KeyType::kManagement;
+      k.hash = s.Text(4);
+      k.prefix = s.Text(5);
+      k.created_at = s.Time(6);
+      k.last_used_at = s.OptTime(7);
+      k.revoked_at = s.OptTime(8);
+      out.push_back(std::move(k));
+    }
+    return out;
+  }
+
+  Result<std::optional<Customer>> FindCustomer(std::string_view project_id, CustomerKey key,
+                                               std::string_view value) override {
+    std::optional<std::string> usid;
+    if (key == CustomerKey::kAnonymousId) {
+      auto s = c_.Prepare(
+          "SELECT usid FROM customer_anonymous_ids WHERE project_id = ? AND anonymous_id = ?");
+      s.Bind(1, project_id).Bind(2, value);
+      if (s.Step() != SQLITE_ROW) return std::optional<Customer>();
+      usid = s.Text(0);
+    }
+    static constexpr const char* kByUsid =
+        "SELECT seq, project_id, usid, user_id, email, attributes, attribute_times, created_at, "
+        "updated_at, added_via FROM customers WHERE project_id = ? AND usid = ?";
+    static constexpr const char* kByUserId =
+        "SELECT seq, project_id, usid, user_id, email, attributes, attribute_times, created_at, "
+        "updated_at, added_via FROM customers WHERE project_id = ? AND user_id = ?";
+    static constexpr const char* kByEmail =
+        "SELECT seq, project_id, usid, user_id, email, attributes, attribute_times, created_at, "
+        "updated_at, added_via FROM customers WHERE project_id = ? AND email = ?";
+    const char* sql = key == CustomerKey::kUserId ? kByUserId
+                      : key == CustomerKey::kEmail ? kByEmail
+                                                    : kByUsid;
+    auto s = c_.Prepare(sql);
+    s.Bind(1, project_id).Bind(2, usid ? std::string_view(*usid) : value);
+    if (s.Step() != SQLITE_ROW) return std::optional<Customer>();
+    Customer cu = ReadCustomer(s);
+    FillCustomerSets(cu);
+    return std::optional<Customer>(std::move(cu));
+  }
+
+  Result<std::optional<std::string>> FindMergedInto(std::string_view project_id,
+                                                    std::string_view usid) override {
+    std::optional<std::string> result;
+    std::string current(usid);
+    for (int hops = 0; hops < 64; ++hops) {
+      auto s = c_.Prepare(
+          "SELECT into_usid FROM customer_merges WHERE project_id = ? AND from_usid = ?");
+      s.Bind(1, project_id).Bind(2, current);
+      if (s.Step() != SQLITE_ROW) break;
+      current = s.Text(0);
+      result = current;
+    }
+    return result;
+  }
+
+  Result<std::vector<Customer>> ListCustomers(std::string_view project_id,
+                                              const CustomerFilter& filter,
+                                              PageRequest page) override {
+    static constexpr const char* kSql =
+        "SELECT c.seq, c.project_id, c.usid, c.user_id, c.email, c.attributes, c.attribute_times,"
+        " c.created_at, c.updated_at, c.added_via FROM customers c"
+        " WHERE c.project_id = ?1 AND c.seq > ?2"
+        " AND (?3 IS NULL OR c.email = ?3) AND (?4 IS NULL OR c.user_id = ?4)"
+        " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM customer_tags t"
+        "      WHERE t.usid = c.usid AND t.tag = ?5))"
+        " ORDER BY c.seq LIMIT ?6";
+    auto s = c_.Prepare(kSql);
+    s.Bind(1, project_id).Bind(2, page.after_seq).Bind(3, filter.email).Bind(4, filter.user_id);
+    s.Bind(5, filter.tag).Bind(6, static_cast<int64_t>(page.limit));
+    std::vector<Customer> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadCustomer(s));
+    for (auto& cu : out) FillCustomerSets(cu);
+    return out;
+  }
+
+  Result<std::optional<Company>> GetCompany(std::string_view project_id,
+                                            std::string_view id) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, name, attributes, created_at, updated_at FROM companies "
+        "WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    if (s.Step() != SQLITE_ROW) return std::optional<Company>();
+    return std::optional<Company>(ReadCompany(s));
+  }
+
+  Result<std::vector<Company>> ListCompanies(std::string_view project_id,
+                                             PageRequest page) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, name, attributes, created_at, updated_at FROM companies "
+        "WHERE project_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+    s.Bind(1, project_id).Bind(2, page.after_seq).Bind(3, static_cast<int64_t>(page.limit));
+    std::vector<Company> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadCompany(s));
+    return out;
+  }
+
+  Result<int64_t> CountMembers(std::string_view project_id, std::string_view company_id) override {
+    auto s = c_.Prepare("SELECT count(*) FROM memberships WHERE project_id = ? AND company_id = ?");
+    s.Bind(1, project_id).Bind(2, company_id);
+    if (s.Step() != SQLITE_ROW) return SqliteError(c_.db(), "count members");
+    return s.Int(0);
+  }
+
+  Result<std::vector<Membership>> ListMembers(std::string_view project_id,
+                                              std::string_view company_id,
+                                              PageRequest page) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, company_id, usid, attributes, created_at FROM memberships "
+        "WHERE project_id = ? AND company_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+    s.Bind(1, project_id).Bind(2, company_id).Bind(3, page.after_seq);
+    s.Bind(4, static_cast<int64_t>(page.limit));
+    std::vector<Membership> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadMembership(s));
+    return out;
+  }
+
+  Result<std::optional<Membership>> GetMembership(std::string_view project_id,
+                                                  std::string_view company_id,
+                                                  std::string_view usid) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, company_id, usid, attributes, created_at FROM memberships "
+        "WHERE project_id = ? AND company_id = ? AND usid = ?");
+    s.Bind(1, project_id).Bind(2, company_id).Bind(3, usid);
+    if (s.Step() != SQLITE_ROW) return std::optional<Membership>();
+    return std::optional<Membership>(ReadMembership(s));
+  }
+
+  Result<std::vector<Membership>> ListMembershipsOf(std::string_view project_id,
+                                                    std::string_view usid) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, company_id, usid, attributes, created_at FROM memberships "
+        "WHERE project_id = ? AND usid = ? ORDER BY seq");
+    s.Bind(1, project_id).Bind(2, usid);
+    std::vector<Membership> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadMembership(s));
+    return out;
+  }
+
+  Result<std::optional<Field>> GetField(std::string_view project_id, std::string_view entity,
+                                        std::string_view name) override {
+    auto s = c_.Prepare(
+        "SELECT project_id, entity, name, type, description, origin, created_at FROM fields "
+        "WHERE project_id = ? AND entity = ? AND name = ?");
+    s.Bind(1, project_id).Bind(2, entity).Bind(3, name);
+    if (s.Step() != SQLITE_ROW) return std::optional<Field>();
+    return std::optional<Field>(ReadField(s));
+  }
+
+  Result<std::vector<Field>> ListFields(std::string_view project_id,
+                                        std::string_view entity) override {
+    auto s = c_.Prepare(
+        "SELECT project_id, entity, name, type, description, origin, created_at FROM fields "
+        "WHERE project_id = ? AND entity = ? ORDER BY name");
+    s.Bind(1, project_id).Bind(2, entity);
+    std::vector<Field> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadField(s));
+    return out;
+  }
+
+  Result<std::vector<Event>> ListEvents(std::string_view project_id, std::string_view usid,
+                                        int64_t before_seq, int limit) override {
+    static constexpr const char* kSql =
+        "SELECT seq, project_id, id, usid, name, type, source, timestamp, received_at, properties"
+        " FROM events WHERE project_id = ?1 AND (?2 = '' OR usid = ?2) AND (?3 = 0 OR seq < ?3)"
+        " ORDER BY seq DESC LIMIT ?4";
+    auto s = c_.Prepare(kSql);
+    s.Bind(1, project_id).Bind(2, usid).Bind(3, before_seq).Bind(4, static_cast<int64_t>(limit));
+    std::vector<Event> out;
+    while (s.Step() == SQLITE_ROW) {
+      Event e;
+      e.seq = s.Int(0);
+      e.project_id = s.Text(1);
+      e.id = s.Text(2);
+      e.usid = s.Text(3);
+      e.name = s.Text(4);
+      e.type = s.Text(5);
+      e.source = s.Text(6);
+      e.timestamp = s.Time(7);
+      e.received_at = s.Time(8);
+      e.properties = s.Object(9);
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+ protected:
+  static Project ReadProject(const Stmt& s) {
+    return Project{s.Text(0), s.Text(1), s.Object(2), s.Time(3)};
+  }
+
+  static Customer ReadCustomer(const Stmt& s) {
+    Customer c;
+    c.seq = s.Int(0);
+    c.project_id = s.Text(1);
+    c.usid = s.Text(2);
+    c.user_id = s.OptText(3);
+    c.email = s.OptText(4);
+    c.attributes = s.Object(5);
+    c.attribute_times = s.Object(6);
+    c.created_at = s.Time(7);
+    c.updated_at = s.Time(8);
+    c.added_via = s.Text(9);
+    return c;
+  }
+
+  void FillCustomerSets(Customer& c) {
+    c.tags = StringColumnList(c_, "SELECT tag FROM customer_tags WHERE usid = ? ORDER BY tag",
+                              c.usid);
+    c.anonymous_ids = StringColumnList(
+        c_, "SELECT anonymous_id FROM customer_anonymous_ids WHERE usid = ? ORDER BY anonymous_id",
+        c.usid);
+  }
+
+  static Company ReadCompany(const Stmt& s) {
+    return Company{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Object(4), s.Time(5), s.Time(6)};
+  }
+
+  static Membership ReadMembership(const Stmt& s) {
+    return Membership{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Object(4), s.Time(5)};
+  }
+
+  static Field ReadField(const Stmt& s) {
+    return Field{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Time(6)};
+  }
+
+  Conn& c_;
+};
+
+class SqliteWriteTxn final : public SqliteReadTxn, public WriteTxn {
+ public:
+  explicit SqliteWriteTxn(Conn& c) : SqliteReadTxn(c) {}
+
+  Status Nested(const std::function<Status(WriteTxn&)>& fn) override {
+    XOAL_RETURN_IF_ERROR(c_.ExecScript("SAVEPOINT nested"));
+    Status st = fn(*this);
+    if (!st.ok()) (void)c_.ExecScript("ROLLBACK TO nested");
+    XOAL_RETURN_IF_ERROR(c_.ExecScript("RELEASE nested"));
+    return st;
+  }
+
+  Status InsertProject(const Project& p) override {
+    auto s = c_.Prepare("INSERT INTO projects(id, name, settings, created_at) VALUES (?,?,?,?)");
+    s.Bind(1, p.id).Bind(2, p.name).Bind(3, p.settings).Bind(4, p.created_at);
+    return s.Exec("insert project");
+  }
+
+  Status UpdateProject(const Project& p) override {
+    auto s = c_.Prepare("UPDATE projects SET name = ?, settings = ? WHERE id = ?");
+    s.Bind(1, p.name).Bind(2, p.settings).Bind(3, p.id);
+    return s.Exec("update project");
+  }
+
+  Status InsertKey(const ApiKey& k) override {
+    auto s = c_.Prepare(
+        "INSERT INTO api_keys(id, project_id, name, type, hash, prefix, created_at) "
+        "VALUES (?,?,?,?,?,?,?)");
+    s.Bind(1, k.id).Bind(2, k.project_id).Bind(3, k.name).Bind(4, KeyTypeName(k.type));
+    s.Bind(5, k.hash).Bind(6, k.prefix).Bind(7, k.created_at);
+    return s.Exec("insert key");
+  }
+
+  Status RevokeKey(std::string_view project_id, std::string_view key_id, SystemTime at) override {
+    auto s = c_.Prepare(
+        "UPDATE api_keys SET revoked_at = ? WHERE project_id = ? AND id = ? AND revoked_at IS NULL");
+    s.Bind(1, at).Bind(2, project_id).Bind(3, key_id);
+    XOAL_RETURN_IF_ERROR(s.Exec("revoke key"));
+    return Changed() ? Status::Ok() : Status::NotFound("no such key");
+  }
+
+  Status TouchKey(std::string_view key_id, SystemTime at) override {
+    auto s = c_.Prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?");
+    s.Bind(1, at).Bind(2, key_id);
+    return s.Exec("touch key");
+  }
+
+  Status InsertCustomer(Customer& c) override {
+    auto s = c_.Prepare(
+        "INSERT INTO customers(project_id, usid, user_id, email, attributes, attribute_times, "
+        "created_at, updated_at, added_via) VALUES (?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, c.project_id).Bind(2, c.usid).Bind(3, c.user_id).Bind(4, c.email);
+    s.Bind(5, c.attributes).Bind(6, c.attribute_times).Bind(7, c.created_at);
+    s.Bind(8, c.updated_at).Bind(9, c.added_via);
+    XOAL_RETURN_IF_ERROR(s.Exec("insert customer"));
+    c.seq = sqlite3_last_insert_rowid(c_.db());
+    for (const auto& tag : c.tags) XOAL_RETURN_IF_ERROR(AddTag(c.project_id, c.usid, tag, c.created_at));
+    for (const auto& a : c.anonymous_ids) XOAL_RETURN_IF_ERROR(AddAnonymousId(c.project_id, c.usid, a));
+    return Status::Ok();
+  }
+
+  Status UpdateCustomer(const Customer& c) override {
+    auto s = c_.Prepare(
+        "UPDATE customers SET user_id = ?, email = ?, attributes = ?, attribute_times = ?, "
+        "created_at = ?, updated_at = ?, added_via = ? WHERE project_id = ? AND usid = ?");
+    s.Bind(1, c.user_id).Bind(2, c.email).Bind(3, c.attributes).Bind(4, c.attribute_times);
+    s.Bind(5, c.created_at).Bind(6, c.updated_at).Bind(7, c.added_via).Bind(8, c.project_id);
+    s.Bind(9, c.usid);
+    XOAL_RETURN_IF_ERROR(s.Exec("update customer"));
+    return Changed() ? Status::Ok() : Status::NotFound("no such customer");
+  }
+
+  Status AddTag(std::string_view project_id, std::string_view usid, std::string_view tag,
+                SystemTime at) override {
+    auto s = c_.Prepare(
+        "INSERT OR IGNORE INTO customer_tags(usid, tag, project_id, created_at) VALUES (?,?,?,?)");
+    s.Bind(1, usid).Bind(2, tag).Bind(3, project_id).Bind(4, at);
+    return s.Exec("add tag");
+  }
+
+  Status RemoveTag(std::string_view project_id, std::string_view usid,
+                   std::string_view tag) override {
+    auto s = c_.Prepare("DELETE FROM customer_tags WHERE project_id = ? AND usid = ? AND tag = ?");
+    s.Bind(1, project_id).Bind(2, usid).Bind(3, tag);
+    XOAL_RETURN_IF_ERROR(s.Exec("remove tag"));
+    return Changed() ? Status::Ok() : Status::NotFound("the customer does not have this tag");
+  }
+
+  Status AddAnonymousId(std::string_view project_id, std::string_view usid,
+                        std::string_view anonymous_id) override {
+    auto s = c_.Prepare(
+        "INSERT INTO customer_anonymous_ids(project_id, anonymous_id, usid) VALUES (?,?,?) "
+        "ON CONFLICT(project_id, anonymous_id) DO UPDATE SET usid = excluded.usid");
+    s.Bind(1, project_id).Bind(2, anonymous_id).Bind(3, usid);
+    return s.Exec("add anonymous id");
+  }
+
+  Status DeleteCustomer(std::string_view project_id, std::string_view usid) override {
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM customer_tags WHERE project_id = ? AND usid = ?",
+        "DELETE FROM customer_anonymous_ids WHERE project_id = ? AND usid = ?",
+        "DELETE FROM memberships WHERE project_id = ? AND usid = ?",
+        "DELETE FROM events WHERE project_id = ? AND usid = ?",
+        "DELETE FROM customer_merges WHERE project_id = ? AND into_usid = ?",
+    };
+    for (const char* sql : kDeletes) {
+      auto s = c_.Prepare(sql);
+      s.Bind(1, project_id).Bind(2, usid);
+      XOAL_RETURN_IF_ERROR(s.Exec("delete customer data"));
+    }
+    auto s = c_.Prepare("DELETE FROM customers WHERE project_id = ? AND usid = ?");
+    s.Bind(1, project_id).Bind(2, usid);
+    XOAL_RETURN_IF_ERROR(s.Exec("delete customer"));
+    return Changed() ? Status::Ok() : Status::NotFound("no such customer");
+  }
+
+  Status MergeCustomerInto(std::string_view project_id, std::string_view from,
+                           std::string_view into, SystemTime at) override {
+    static constexpr const char* kMoves[] = {
+        "UPDATE OR IGNORE customer_tags SET usid = ?3 WHERE project_id = ?1 AND usid = ?2",
+        "UPDATE customer_anonymous_ids SET usid = ?3 WHERE project_id = ?1 AND usid = ?2",
+        "UPDATE OR IGNORE memberships SET usid = ?3 WHERE project_id = ?1 AND usid = ?2",
+        "UPDATE events SET usid = ?3 WHERE project_id = ?1 AND usid = ?2",
+        "UPDATE customer_merges SET into_usid = ?3 WHERE project_id = ?1 AND into_usid = ?2",
+    };
+    for (const char* sql : kMoves) {
+      auto s = c_.Prepare(sql);
+      s.Bind(1, project_id).Bind(2, from).Bind(3, into);
+      XOAL_RETURN_IF_ERROR(s.Exec("merge customer data"));
+    }
+    // Rows left behind by OR IGNORE duplicated what the survivor already had.
+    XOAL_RETURN_IF_ERROR(DeleteCustomer(project_id, from));
+    auto s = c_.Prepare(
+        "INSERT OR REPLACE INTO customer_merges(from_usid, project_id, into_usid, merged_at) "
+        "VALUES (?,?,?,?)");
+    s.Bind(1, from).Bind(2, project_id).Bind(3, into).Bind(4, at);
+    return s.Exec("record merge");
+  }
+
+  Status PutCompany(Company& co) override {
+    auto s = c_.Prepare(
+        "INSERT INTO companies(project_id, id, name, attributes, created_at, updated_at) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT(project_id, id) DO UPDATE SET name = excluded.name, "
+        "attributes = excluded.attributes, updated_at = excluded.updated_at RETURNING seq");
+    s.Bind(1, co.project_id).Bind(2, co.id).Bind(3, co.name).Bind(4, co.attributes);
+    s.Bind(5, co.created_at).Bind(6, co.updated_at);
+    if (s.Step() != SQLITE_ROW) return SqliteError(c_.db(), "put company");
+    co.seq = s.Int(0);
+    return Status::Ok();
+  }
+
+  Status DeleteCompany(std::string_view project_id, std::string_view id) override {
+    {
+      auto s = c_.Prepare("DELETE FROM memberships WHERE project_id = ? AND company_id = ?");
+      s.Bind(1, project_id).Bind(2, id);
+      XOAL_RETURN_IF_ERROR(s.Exec("delete memberships"));
+    }
+    auto s = c_.Prepare("DELETE FROM companies WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    XOAL_RETURN_IF_ERROR(s.Exec("delete company"));
+    return Changed() ? Status::Ok() : Status::NotFound("no such company");
+  }
+
+  Status PutMembership(Membership& m) override {
+    auto s = c_.Prepare(
+        "INSERT INTO memberships(project_id, company_id, usid, attributes, created_at) "
+        "VALUES (?,?,?,?,?) ON CONFLICT(project_id, company_id, usid) DO UPDATE SET "
+        "attributes = excluded.attributes RETURNING seq, created_at");
+    s.Bind(1, m.project_id).Bind(2, m.company_id).Bind(3, m.usid).Bind(4, m.attributes);
+    s.Bind(5, m.created_at);
+    if (s.Step() != SQLITE_ROW) return SqliteError(c_.db(), "put membership");
+    m.seq = s.Int(0);
+    m.created_at = s.Time(1);
+    return Status::Ok();
+  }
+
+  Status DeleteMembership(std::string_view project_id, std::string_view company_id,
+                          std::string_view usid) override {
+    auto s = c_.Prepare(
+        "DELETE FROM memberships WHERE project_id = ? AND company_id = ? AND usid = ?");
+    s.Bind(1, project_id).Bind(2, company_id).Bind(3, usid);
+    XOAL_RETURN_IF_ERROR(s.Exec("delete membership"));
+    return Changed() ? Status::Ok() : Status::NotFound("the customer is not a member");
+  }
+
+  Status PutField(const Field& f) override {
+    auto s = c_.Prepare(
+        "INSERT OR REPLACE INTO fields(project_id, entity, name, type, description, origin, "
+        "created_at) VALUES (?,?,?,?,?,?,?)");
+    s.Bind(1, f.project_id).Bind(2, f.entity).Bind(3, f.name).Bind(4, f.type);
+    s.Bind(5, f.description).Bind(6, f.origin).Bind(7, f.created_at);
+    return s.Exec("put field");
+  }
+
+  Status DeleteField(std::string_view project_id, std::string_view entity,
+                     std::string_view name) override {
+    auto s = c_.Prepare("DELETE FROM fields WHERE project_id = ? AND entity = ? AND name = ?");
+    s.Bind(1, project_id).Bind(2, entity).Bind(3, name);
+    XOAL_RETURN_IF_ERROR(s.Exec("delete field"));
+    return Changed() ? Status::Ok() : Status::NotFound("no such field");
+  }
+
+  Status InsertEvent(Event& e) override {
+    auto s = c_.Prepare(
+        "INSERT INTO events(project_id, id, usid, name, type, source, timestamp, received_at, "
+        "properties) VALUES (?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, e.project_id).Bind(2, e.id).Bind(3, e.usid).Bind(4, e.name).Bind(5, e.type);
+    s.Bind(6, e.source).Bind(7, e.timestamp).Bind(8, e.received_at).Bind(9, e.properties);
+    XOAL_RETURN_IF_ERROR(s.Exec("insert event"));
+    e.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+ private:
+  bool Changed() const { return sqlite3_changes(c_.db()) > 0; }
+};
+
+}  // namespace
+
+class SqliteStore::State {
+ public:
+  struct Job {
+    const std::function<Status(WriteTxn&)>* fn;
+    std::promise<Status> done;
+  };
+
+  SqliteOptions options;
+  Conn writer;
+
+  std::mutex read_mu;
+  std::vector<std::unique_ptr<Conn>> idle_readers;  // guarded by read_mu
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job*> queue;   // guarded by mu
+  bool closing = false;     // guarded by mu
+  Status broken;            // guarded by mu; set when a commit failed
+  std::thread thread;
+
+  void Run();
+  void CommitBatch(std::vector<Job*>& batch);
+  Status Migrate();
+  Result<std::unique_ptr<Conn>> TakeReader();
+  void ReturnReader(std::unique_ptr<Conn> c);
+};
+
+Status SqliteStore::State::Migrate() {
+  XOAL_RETURN_IF_ERROR(writer.ExecScript("BEGIN IMMEDIATE"));
+  int version = 0;
+  {
+    auto s = writer.Prepare("PRAGMA user_version");
+    if (s.Step() == SQLITE_ROW) version = static_cast<int>(s.Int(0));
+  }
+  if (version > kSchemaVersion) {
+    (void)writer.ExecScript("ROLLBACK");
+    return Status::Internal(fmt::format(
+        "the database has schema version {} but this xoal knows only up to {}; upgrade xoal",
+        version, kSchemaVersion));
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    Status st = writer.ExecScript(kMigrations[v]);
+    if (!st.ok()) {
+      (void)writer.ExecScript("ROLLBACK");
+      return st;
+    }
+    spdlog::info("store_migrated backend=sqlite from_version={} to_version={}", v, v + 1);
+  }
+  XOAL_RETURN_IF_ERROR(
+      writer.ExecScript(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str()));
+  return writer.ExecScript("COMMIT");
+}
+
+void SqliteStore::State::Run() {
+  std::vector<Job*> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [this] { return closing || !queue.empty(); });
+      if (queue.empty()) return;  // closing, and everything queued has been committed
+      while (!queue.empty() && batch.size() < options.max_batch) {
+        batch.push_back(queue.front());
+        queue.pop_front();
+      }
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+void SqliteStore::State::CommitBatch(std::vector<Job*>& batch) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<Status> results(batch.size());
+  Status begin = writer.ExecScript("BEGIN IMMEDIATE");
+  if (begin.ok()) {
+    SqliteWriteTxn txn(writer);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      (void)writer.ExecScript("SAVEPOINT job");
+      results[i] = (*batch[i]->fn)(txn);
+      if (!results[i].ok()) (void)writer.ExecScript("ROLLBACK TO job");
+      (void)writer.ExecScript("RELEASE job");
+    }
+  }
+  Status commit = begin.ok() ? writer.ExecScript("COMMIT") : begin;
+  if (!commit.ok()) {
+    (void)writer.ExecScript("ROLLBACK");
+    std::lock_guard lock(mu);
+    broken = Status::Unavailable("the store failed to commit and refuses writes until restarted");
+    spdlog::error("store_commit_failed backend=sqlite batch={} detail=\"{}\"", batch.size(),
+                  commit.message());
+  }
+  if (options.metrics) {
+    options.metrics->ObserveStore("commit", std::chrono::steady_clock::now() - start);
+    options.metrics->ObserveCommitBatch(batch.size());
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->done.set_value(commit.ok() ? results[i] : commit);
+  }
+}
+
+Result<std::unique_ptr<Conn>> SqliteStore::State::TakeReader() {
+  {
+    std::lock_guard lock(read_mu);
+    if (!idle_readers.empty()) {
+      auto c = std::move(idle_readers.back());
+      idle_readers.pop_back();
+      return c;
+    }
+  }
+  auto c = std::make_unique<Conn>();
+  XOAL_RETURN_IF_ERROR(c->Open(options.path.string(), true));
+  return c;
+}
+
+void SqliteStore::State::ReturnReader(std::unique_ptr<Conn> c) {
+  std::lock_guard lock(read_mu);
+  if (idle_readers.size() < kReadConnections * 4) idle_readers.push_back(std::move(c));
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(SqliteOptions options) {
+  auto state = std::make_unique<State>();
+  state->options = std::move(options);
+  XOAL_RETURN_IF_ERROR(state->writer.Open(state->options.path.string(), false));
+  XOAL_RETURN_IF_ERROR(state->Migrate());
+  State* raw = state.get();
+  state->thread = std::thread([raw] { raw->Run(); });
+  spdlog::info("store_opened backend=sqlite path=\"{}\" schema_version={}",
+               state->options.path.string(), kSchemaVersion);
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(state)));
+}
+
+SqliteStore::SqliteStore(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+SqliteStore::~SqliteStore() { Close(); }
+
+Status SqliteStore::Read(const std::function<Status(ReadTxn&)>& fn) {
+  auto start = std::chrono::steady_clock::now();
+  XOAL_ASSIGN_OR_RETURN(auto conn, state_->TakeReader());
+  XOAL_RETURN_IF_ERROR(conn->ExecScript("BEGIN"));
+  Status st;
+  {
+    SqliteReadTxn txn(*conn);
+    st = fn(txn);
+  }
+  (void)conn->ExecScript("COMMIT");
+  state_->ReturnReader(std::move(conn));
+  if (state_->options.metrics) {
+    state_->options.metrics->ObserveStore("read", std::chrono::steady_clock::now() - start);
+  }
+  return st;
+}
+
+Status SqliteStore::Write(const std::function<Status(WriteTxn&)>& fn) {
+  State::Job job{&fn, {}};
+  auto done = job.done.get_future();
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->closing) return Status::Unavailable("the store is closed");
+    if (!state_->broken.ok()) return state_->broken;
+    state_->queue.push_back(&job);
+  }
+  state_->cv.notify_one();
+  return done.get();
+}
+
+void SqliteStore::Close() {
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->closing) return;
+    state_->closing = true;
+  }
+  state_->cv.notify_all();
+  if (state_->thread.joinable()) state_->thread.join();
+  std::lock_guard lock(state_->read_mu);
+  state_->idle_readers.clear();
+  (void)state_->writer.ExecScript("PRAGMA wal_checkpoint(TRUNCATE)");
+  spdlog::info("store_closed backend=sqlite");
+}
+
+}  // namespace xoal::store

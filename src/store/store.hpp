@@ -1,0 +1,227 @@
+// The store: the records Xoal keeps and the one interface through which all code reads and writes
+// them. SqliteStore (store/sqlite_store.hpp) implements it now; a PostgreSQL store implements the
+// same interface, so nothing above this file changes with the backend.
+//
+// Work is done in transactions: Read() runs a function on a consistent snapshot; Write() runs a
+// function inside a write transaction and returns only once its effects are durable. A write
+// function returning a non-ok Status has all its changes rolled back, and nothing else is
+// affected. Functions passed to Write() may run on another thread and must not call Read() or
+// Write() themselves.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/json.hpp"
+#include "common/status.hpp"
+
+namespace xoal::store {
+
+struct Project {
+  std::string id;
+  std::string name;
+  json::object settings;  // timezone, users_timezone, languages, default_language, sources
+  SystemTime created_at;
+};
+
+enum class KeyType { kIngestion, kManagement };
+
+struct ApiKey {
+  std::string id;
+  std::string project_id;
+  std::string name;
+  KeyType type = KeyType::kManagement;
+  std::string hash;    // hex SHA-256 of the whole key; the key itself is never stored
+  std::string prefix;  // the first characters, so people can tell keys apart
+  SystemTime created_at;
+  std::optional<SystemTime> last_used_at;
+  std::optional<SystemTime> revoked_at;
+};
+
+struct Customer {
+  int64_t seq = 0;  // store-assigned; orders lists and pages
+  std::string project_id;
+  std::string usid;
+  std::optional<std::string> user_id;
+  std::optional<std::string> email;  // lower-cased
+  std::vector<std::string> anonymous_ids;
+  json::object attributes;       // every other attribute, built-in or custom, by name
+  json::object attribute_times;  // name -> epoch ms of the message that last set it
+  std::vector<std::string> tags;
+  SystemTime created_at;
+  SystemTime updated_at;
+  std::string added_via;
+};
+
+// How a customer is named in a lookup.
+enum class CustomerKey { kUsid, kUserId, kEmail, kAnonymousId };
+
+struct CustomerFilter {
+  std::optional<std::string> email;
+  std::optional<std::string> user_id;
+  std::optional<std::string> tag;
+};
+
+struct Company {
+  int64_t seq = 0;
+  std::string project_id;
+  std::string id;
+  std::string name;
+  json::object attributes;
+  SystemTime created_at;
+  SystemTime updated_at;
+};
+
+struct Membership {
+  int64_t seq = 0;
+  std::string project_id;
+  std::string company_id;
+  std::string usid;
+  json::object attributes;
+  SystemTime created_at;
+};
+
+struct Field {
+  std::string project_id;
+  std::string entity;  // customer, company, event
+  std::string name;
+  std::string type;    // string, number, boolean, datetime, list, object
+  std::string description;
+  std::string origin;  // system, user, auto
+  SystemTime created_at;
+};
+
+struct Event {
+  int64_t seq = 0;
+  std::string project_id;
+  std::string id;  // the source's messageId, or generated
+  std::string usid;
+  std::string name;
+  std::string type;    // track, page, screen, identify, group, alias
+  std::string source;  // api, segment, rudderstack, hightouch, jitsu, system
+  SystemTime timestamp;
+  SystemTime received_at;
+  json::object properties;
+};
+
+// A page of a list: rows with seq greater than `after_seq`, at most `limit` of them.
+struct PageRequest {
+  int64_t after_seq = 0;
+  int limit = 50;
+};
+
+class ReadTxn {
+ public:
+  virtual ~ReadTxn() = default;
+
+  virtual Result<std::optional<Project>> GetProject(std::string_view id) = 0;
+  virtual Result<std::vector<Project>> ListProjects() = 0;
+
+  // All keys, or those of one project, oldest first.
+  virtual Result<std::vector<ApiKey>> ListKeys(std::optional<std::string_view> project_id) = 0;
+
+  // The live customer named by `value`, tags and anonymous ids filled in.
+  virtual Result<std::optional<Customer>> FindCustomer(std::string_view project_id,
+                                                       CustomerKey key,
+                                                       std::string_view value) = 0;
+  // The usid that `usid` was merged into (following chains), or nullopt.
+  virtual Result<std::optional<std::string>> FindMergedInto(std::string_view project_id,
+                                                            std::string_view usid) = 0;
+  virtual Result<std::vector<Customer>> ListCustomers(std::string_view project_id,
+                                                      const CustomerFilter& filter,
+                                                      PageRequest page) = 0;
+
+  virtual Result<std::optional<Company>> GetCompany(std::string_view project_id,
+                                                    std::string_view id) = 0;
+  virtual Result<std::vector<Company>> ListCompanies(std::string_view project_id,
+                                                     PageRequest page) = 0;
+  virtual Result<int64_t> CountMembers(std::string_view project_id,
+                                       std::string_view company_id) = 0;
+  virtual Result<std::vector<Membership>> ListMembers(std::string_view project_id,
+                                                      std::string_view company_id,
+                                                      PageRequest page) = 0;
+  virtual Result<std::optional<Membership>> GetMembership(std::string_view project_id,
+                                                          std::string_view company_id,
+                                                          std::string_view usid) = 0;
+  virtual Result<std::vector<Membership>> ListMembershipsOf(std::string_view project_id,
+                                                            std::string_view usid) = 0;
+
+  virtual Result<std::optional<Field>> GetField(std::string_view project_id,
+                                                std::string_view entity,
+                                                std::string_view name) = 0;
+  // Stored (non built-in) fields of one entity, by name.
+  virtual Result<std::vector<Field>> ListFields(std::string_view project_id,
+                                                std::string_view entity) = 0;
+
+  // Events newest first; `before_seq` 0 means from the newest. `usid` empty means all customers.
+  virtual Result<std::vector<Event>> ListEvents(std::string_view project_id,
+                                                std::string_view usid, int64_t before_seq,
+                                                int limit) = 0;
+};
+
+class WriteTxn : public ReadTxn {
+ public:
+  // Runs `fn` so that, if it fails, exactly its own changes are undone and the transaction goes
+  // on. Used to apply one message or one CSV row of many without losing the others.
+  virtual Status Nested(const std::function<Status(WriteTxn&)>& fn) = 0;
+
+  virtual Status InsertProject(const Project& project) = 0;
+  virtual Status UpdateProject(const Project& project) = 0;
+
+  virtual Status InsertKey(const ApiKey& key) = 0;
+  // Marks the key revoked; kNotFound unless it exists in that project and is not yet revoked.
+  virtual Status RevokeKey(std::string_view project_id, std::string_view key_id,
+                           SystemTime at) = 0;
+  virtual Status TouchKey(std::string_view key_id, SystemTime at) = 0;
+
+  // Inserts a new customer (fields, tags and anonymous ids); sets `customer.seq`.
+  // kAlreadyExists when its user_id or email is taken.
+  virtual Status InsertCustomer(Customer& customer) = 0;
+  // Rewrites the row of an existing customer (identity, attributes, times). Tags and anonymous
+  // ids are changed through their own calls. kAlreadyExists when user_id or email is taken.
+  virtual Status UpdateCustomer(const Customer& customer) = 0;
+  virtual Status AddTag(std::string_view project_id, std::string_view usid,
+                        std::string_view tag, SystemTime at) = 0;
+  // kNotFound when the customer did not have the tag.
+  virtual Status RemoveTag(std::string_view project_id, std::string_view usid,
+                           std::string_view tag) = 0;
+  // Links an anonymous id to a customer (moving it if another customer held it).
+  virtual Status AddAnonymousId(std::string_view project_id, std::string_view usid,
+                                std::string_view anonymous_id) = 0;
+  // Deletes the customer with its tags, anonymous ids, memberships and events.
+  virtual Status DeleteCustomer(std::string_view project_id, std::string_view usid) = 0;
+  // Moves tags, anonymous ids, memberships and events of `from` to `into`, deletes `from`, and
+  // records the merge so that `from` resolves to `into` afterwards.
+  virtual Status MergeCustomerInto(std::string_view project_id, std::string_view from,
+                                   std::string_view into, SystemTime at) = 0;
+
+  // Inserts or replaces the company with this id; sets `company.seq` on insert.
+  virtual Status PutCompany(Company& company) = 0;
+  virtual Status DeleteCompany(std::string_view project_id, std::string_view id) = 0;
+  virtual Status PutMembership(Membership& membership) = 0;
+  virtual Status DeleteMembership(std::string_view project_id, std::string_view company_id,
+                                  std::string_view usid) = 0;
+
+  virtual Status PutField(const Field& field) = 0;
+  virtual Status DeleteField(std::string_view project_id, std::string_view entity,
+                             std::string_view name) = 0;
+
+  // Inserts an event; kAlreadyExists when the project already has an event with this id.
+  virtual Status InsertEvent(Event& event) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual Status Read(const std::function<Status(ReadTxn&)>& fn) = 0;
+  virtual Status Write(const std::function<Status(WriteTxn&)>& fn) = 0;
+  // Makes everything written so far durable and closes the store; later calls fail.
+  virtual void Close() = 0;
+};
+
+}  // namespace xoal::store
