@@ -45,8 +45,10 @@ class Server {
   // Stops as described above. Safe to call more than once.
   void Stop();
 
- private:
+  // Defined in server.cpp; public only so that its connection type can name it.
   struct State;
+
+ private:
   std::unique_ptr<State> state_;
 };
 

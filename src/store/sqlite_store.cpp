@@ -90,6 +90,8 @@ class Stmt {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  Stmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  Stmt& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
   Stmt& Bind(int i, const std::optional<std::string>& v) {
     if (v) return Bind(i, std::string_view(*v));
     sqlite3_bind_null(s_, i);
@@ -214,9 +216,12 @@ constexpr const char* kCustomerColumns =
     "added_via";
 
 // The read half of a transaction; the write half adds to it. Both work on one connection.
-class SqliteReadTxn : public virtual ReadTxn {
+// The reads, over a base that is ReadTxn for read transactions and WriteTxn for write ones, so
+// that one implementation serves both without virtual inheritance.
+template <typename Base>
+class SqliteReads : public Base {
  public:
-  explicit SqliteReadTxn(Conn& c) : c_(c) {}
+  explicit SqliteReads(Conn& c) : c_(c) {}
 
   Result<std::optional<Project>> GetProject(std::string_view id) override {
     auto s = c_.Prepare("SELECT id, name, settings, created_at FROM projects WHERE id = ?");
@@ -476,9 +481,11 @@ class SqliteReadTxn : public virtual ReadTxn {
   Conn& c_;
 };
 
-class SqliteWriteTxn final : public SqliteReadTxn, public WriteTxn {
+using SqliteReadTxn = SqliteReads<ReadTxn>;
+
+class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
  public:
-  explicit SqliteWriteTxn(Conn& c) : SqliteReadTxn(c) {}
+  explicit SqliteWriteTxn(Conn& c) : SqliteReads<WriteTxn>(c) {}
 
   Status Nested(const std::function<Status(WriteTxn&)>& fn) override {
     XOAL_RETURN_IF_ERROR(c_.ExecScript("SAVEPOINT nested"));
