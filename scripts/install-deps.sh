@@ -10,7 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql python3)
+  # nodejs brings npm; the SDK compatibility tests install their npm packages themselves.
+  packages+=(python3 nodejs)
 fi
 
 missing=()
