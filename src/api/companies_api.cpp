@@ -1,6 +1,8 @@
 // The Company API and the Field registry API.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "api/api.hpp"
 #include "core/companies.hpp"
 #include "core/fields.hpp"
@@ -113,14 +115,16 @@ http::Response PutMember(Api& api, ApiCall& call) {
   auto body = ParseObjectBody(call.req, /*allow_empty=*/true);
   if (!body.ok()) return ErrorResponse(body.status());
   auto ctx = ContextFor(api, call);
-  std::optional<store::Membership> m;
+  json::object out;
   Status st = api.deps().store.Write([&](store::WriteTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(
-        m, core::PutMember(txn, ctx, call.req.Param("id"), call.req.Param("usid"), *body));
+        auto m, core::PutMember(txn, ctx, call.req.Param("id"), call.req.Param("usid"), *body));
+    XOAL_ASSIGN_OR_RETURN(auto customer, core::GetCustomer(txn, call.project.id, m.usid));
+    out = core::MembershipToJson(m, &customer);
     return Status::Ok();
   });
   if (!st.ok()) return ErrorResponse(st);
-  return JsonResponse(200, core::MembershipToJson(*m, nullptr));
+  return JsonResponse(200, out);
 }
 
 http::Response DeleteMember(Api& api, ApiCall& call) {
@@ -137,9 +141,13 @@ http::Response DeleteMember(Api& api, ApiCall& call) {
 
 // ---- Field registry ----
 
-json::object BuiltinJson(const core::BuiltinField& f) {
-  return json::object{{"entity", f.entity}, {"name", f.name},       {"type", f.type},
-                      {"description", f.description}, {"origin", "system"}, {"created_at", nullptr}};
+// A built-in field as the API shows it. Its description may have been changed, which is stored
+// as a registry row with origin "system" (`stored`); its type never changes.
+json::object BuiltinJson(const core::BuiltinField& f, const store::Field* stored) {
+  std::string_view description = stored ? std::string_view(stored->description) : f.description;
+  return json::object{{"entity", f.entity},       {"name", f.name},
+                      {"type", f.type},           {"description", description},
+                      {"origin", "system"},       {"created_at", nullptr}};
 }
 
 Status CheckEntity(std::string_view entity) {
@@ -152,10 +160,16 @@ http::Response ListFields(Api& api, ApiCall& call) {
   std::string e = entity ? *entity : "customer";
   if (Status st = CheckEntity(e); !st.ok()) return ErrorResponse(st);
   json::array data;
-  for (const auto& f : core::BuiltinFields(e)) data.push_back(BuiltinJson(f));
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(auto fields, txn.ListFields(call.project.id, e));
-    for (const auto& f : fields) data.push_back(core::FieldToJson(f));
+    for (const auto& b : core::BuiltinFields(e)) {
+      auto stored = std::find_if(fields.begin(), fields.end(),
+                                 [&](const store::Field& f) { return f.name == b.name; });
+      data.push_back(BuiltinJson(b, stored == fields.end() ? nullptr : &*stored));
+    }
+    for (const auto& f : fields) {
+      if (!core::FindBuiltinField(e, f.name)) data.push_back(core::FieldToJson(f));
+    }
     return Status::Ok();
   });
   if (!st.ok()) return ErrorResponse(st);
@@ -176,7 +190,7 @@ http::Response CreateField(Api& api, ApiCall& call) {
   if (!body.ok()) return ErrorResponse(body.status());
   auto entity = OptionalString(*body, "entity");
   if (!entity.ok()) return ErrorResponse(entity.status());
-  std::string e = entity->value_or("customer");
+  std::string e = entity->value_or("");
   if (Status st = CheckEntity(e); !st.ok()) return ErrorResponse(st);
   auto name = OptionalString(*body, "name");
   if (!name.ok()) return ErrorResponse(name.status());
@@ -203,13 +217,14 @@ http::Response GetField(Api& api, ApiCall& call) {
   const std::string& e = call.req.Param("entity");
   const std::string& name = call.req.Param("name");
   if (Status st = CheckEntity(e); !st.ok()) return ErrorResponse(Status::NotFound(st.message()));
-  if (auto b = core::FindBuiltinField(e, name)) return JsonResponse(200, BuiltinJson(*b));
+  auto builtin = core::FindBuiltinField(e, name);
   std::optional<store::Field> f;
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(f, txn.GetField(call.project.id, e, name));
-    return f ? Status::Ok() : Status::NotFound("no field " + e + "." + name);
+    return f || builtin ? Status::Ok() : Status::NotFound("no field " + e + "." + name);
   });
   if (!st.ok()) return ErrorResponse(st);
+  if (builtin) return JsonResponse(200, BuiltinJson(*builtin, f ? &*f : nullptr));
   return JsonResponse(200, core::FieldToJson(*f));
 }
 
@@ -218,16 +233,22 @@ http::Response PatchField(Api& api, ApiCall& call) {
   const std::string& name = call.req.Param("name");
   auto body = ParseObjectBody(call.req);
   if (!body.ok()) return ErrorResponse(body.status());
-  if (core::FindBuiltinField(e, name)) {
-    return ErrorResponse(Status::Conflict("built-in fields cannot be changed", "name"));
-  }
+  auto builtin = core::FindBuiltinField(e, name);
   std::optional<store::Field> f;
   Status st = api.deps().store.Write([&](store::WriteTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(f, txn.GetField(call.project.id, e, name));
+    if (!f && builtin) {
+      f = store::Field{call.project.id, e, name, std::string(builtin->type),
+                       std::string(builtin->description), "system", api.deps().clock.SystemNow()};
+    }
     if (!f) return Status::NotFound("no field " + e + "." + name);
     for (const auto& [key, v] : *body) {
       if (key == "type") {
-        XOAL_ASSIGN_OR_RETURN(f->type, ReadType(*body));
+        XOAL_ASSIGN_OR_RETURN(auto type, ReadType(*body));
+        if (builtin && type != builtin->type) {
+          return Status::Conflict("built-in fields cannot be retyped", "type");
+        }
+        f->type = std::move(type);
       } else if (key == "description") {
         XOAL_ASSIGN_OR_RETURN(auto d, OptionalString(*body, "description"));
         f->description = d.value_or("");
@@ -239,6 +260,7 @@ http::Response PatchField(Api& api, ApiCall& call) {
     return txn.PutField(*f);
   });
   if (!st.ok()) return ErrorResponse(st);
+  if (builtin) return JsonResponse(200, BuiltinJson(*builtin, &*f));
   return JsonResponse(200, core::FieldToJson(*f));
 }
 

@@ -17,8 +17,6 @@ Result<std::string> ReadCompanyId(const json::object& body) {
   std::string id;
   if (v.is_string()) {
     id = std::string(v.get_string());
-  } else if (v.is_int64() || v.is_uint64()) {
-    id = json::serialize(v);
   } else {
     return Status::InvalidArgument("id must be a string", "id");
   }
