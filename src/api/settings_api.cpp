@@ -33,6 +33,11 @@ http::Response PatchProject(Api& api, ApiCall& call) {
 }
 
 http::Response ListKeys(Api& api, ApiCall& call) {
+  // Last-used times are gathered in memory and written once a second; write them now so the
+  // list shows this very request's use too.
+  if (Status flushed = api.deps().keys.FlushLastUsed(); !flushed.ok()) {
+    return ErrorResponse(flushed);
+  }
   std::vector<store::ApiKey> keys;
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(keys, txn.ListKeys(call.project.id));
