@@ -41,6 +41,7 @@ Api::Api(ApiDeps deps) : deps_(deps) {
   AddCustomerRoutes(*this);
   AddCompanyRoutes(*this);
   AddFieldRoutes(*this);
+  AddIngestRoutes(*this);
 }
 
 void Api::Add(http::Method method, std::string pattern, Access access, ApiHandler handler) {

@@ -61,5 +61,6 @@ void AddSettingsRoutes(Api& api);
 void AddCustomerRoutes(Api& api);
 void AddCompanyRoutes(Api& api);
 void AddFieldRoutes(Api& api);
+void AddIngestRoutes(Api& api);
 
 }  // namespace xoal::api

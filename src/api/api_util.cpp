@@ -83,15 +83,19 @@ http::Response ErrorResponse(const Status& st) {
   return r;
 }
 
-Result<json::object> ParseObjectBody(const http::Request& req, bool allow_empty, size_t limit) {
+Result<json::value> ParseJsonBody(const http::Request& req, size_t limit) {
   if (req.body.size() > limit) {
     return Status::TooLarge("the body is over the limit of " + std::to_string(limit) + " bytes");
   }
-  if (req.body.empty() && allow_empty) return json::object();
   if (!IsJsonContentType(req.Header("content-type"))) {
     return Status::UnsupportedMedia("the body must be sent as Content-Type: application/json");
   }
-  XOAL_ASSIGN_OR_RETURN(auto v, ParseJson(req.body));
+  return ParseJson(req.body);
+}
+
+Result<json::object> ParseObjectBody(const http::Request& req, bool allow_empty, size_t limit) {
+  if (req.body.empty() && allow_empty) return json::object();
+  XOAL_ASSIGN_OR_RETURN(auto v, ParseJsonBody(req, limit));
   if (!v.is_object()) return Status::Malformed("the body must be a JSON object");
   return std::move(v.as_object());
 }

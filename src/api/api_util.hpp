@@ -26,6 +26,10 @@ http::Response JsonResponse(int status, const json::value& body);
 // The error answer for `st` (which must not be ok). Internal details are logged, not sent.
 http::Response ErrorResponse(const Status& st);
 
+// The request body as JSON: 415 without a JSON content type, 400 when it does not parse, 413
+// over `limit`.
+Result<json::value> ParseJsonBody(const http::Request& req, size_t limit);
+
 // The request body as a JSON object: 415 without a JSON content type, 400 when it does not parse
 // or is not an object, 413 over `limit`. An empty body is an empty object when `allow_empty`.
 Result<json::object> ParseObjectBody(const http::Request& req, bool allow_empty = false,

@@ -63,6 +63,14 @@ CREATE TABLE events(
 CREATE INDEX events_by_customer ON events(project_id, usid, seq);
 CREATE INDEX events_by_project ON events(project_id, seq);
 )sql",
+    // Version 2: the ingestion error log.
+    R"sql(
+CREATE TABLE ingestion_errors(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, received_at INTEGER NOT NULL,
+  source TEXT NOT NULL, message_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL,
+  reason TEXT NOT NULL, excerpt TEXT NOT NULL);
+CREATE INDEX ingestion_errors_by_project ON ingestion_errors(project_id, seq);
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -438,6 +446,28 @@ class SqliteReads : public Base {
     return out;
   }
 
+  Result<bool> EventExists(std::string_view project_id, std::string_view id) override {
+    auto s = c_.Prepare("SELECT 1 FROM events WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    return s.Step() == SQLITE_ROW;
+  }
+
+  Result<std::vector<IngestionError>> ListIngestionErrors(std::string_view project_id,
+                                                          int64_t before_seq,
+                                                          int limit) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, received_at, source, message_id, idx, kind, reason, excerpt"
+        " FROM ingestion_errors WHERE project_id = ?1 AND (?2 = 0 OR seq < ?2)"
+        " ORDER BY seq DESC LIMIT ?3");
+    s.Bind(1, project_id).Bind(2, before_seq).Bind(3, static_cast<int64_t>(limit));
+    std::vector<IngestionError> out;
+    while (s.Step() == SQLITE_ROW) {
+      out.push_back(IngestionError{s.Int(0), s.Text(1), s.Time(2), s.Text(3), s.Text(4),
+                                   static_cast<int>(s.Int(5)), s.Text(6), s.Text(7), s.Text(8)});
+    }
+    return out;
+  }
+
  protected:
   static Project ReadProject(const Stmt& s) {
     return Project{s.Text(0), s.Text(1), s.Object(2), s.Time(3)};
@@ -683,6 +713,17 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     s.Bind(1, project_id).Bind(2, entity).Bind(3, name);
     XOAL_RETURN_IF_ERROR(s.Exec("delete field"));
     return Changed() ? Status::Ok() : Status::NotFound("no such field");
+  }
+
+  Status InsertIngestionError(IngestionError& e) override {
+    auto s = c_.Prepare(
+        "INSERT INTO ingestion_errors(project_id, received_at, source, message_id, idx, kind, "
+        "reason, excerpt) VALUES (?,?,?,?,?,?,?,?)");
+    s.Bind(1, e.project_id).Bind(2, e.received_at).Bind(3, e.source).Bind(4, e.message_id);
+    s.Bind(5, static_cast<int64_t>(e.index)).Bind(6, e.kind).Bind(7, e.reason).Bind(8, e.excerpt);
+    XOAL_RETURN_IF_ERROR(s.Exec("insert ingestion error"));
+    e.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
   }
 
   Status InsertEvent(Event& e) override {

@@ -109,6 +109,20 @@ struct Event {
   json::object properties;
 };
 
+// One entry of the ingestion error log: a message rejected, or part of one dropped (an attribute
+// of the wrong type, an unparseable time), with why.
+struct IngestionError {
+  int64_t seq = 0;
+  std::string project_id;
+  SystemTime received_at;
+  std::string source;      // segment, rudderstack, ...
+  std::string message_id;  // empty when the message had none
+  int index = -1;          // position in its request's batch
+  std::string kind;        // rejected, attribute_dropped, time_fallback, ...
+  std::string reason;
+  std::string excerpt;     // the start of the offending message or value
+};
+
 // A page of a list: rows with seq greater than `after_seq`, at most `limit` of them.
 struct PageRequest {
   int64_t after_seq = 0;
@@ -157,6 +171,13 @@ class ReadTxn {
   // Stored (non built-in) fields of one entity, by name.
   virtual Result<std::vector<Field>> ListFields(std::string_view project_id,
                                                 std::string_view entity) = 0;
+
+  // Whether the project has an event with this id (a messageId seen before).
+  virtual Result<bool> EventExists(std::string_view project_id, std::string_view id) = 0;
+  // The ingestion error log, newest first; `before_seq` 0 means from the newest.
+  virtual Result<std::vector<IngestionError>> ListIngestionErrors(std::string_view project_id,
+                                                                  int64_t before_seq,
+                                                                  int limit) = 0;
 
   // Events newest first; `before_seq` 0 means from the newest. `usid` empty means all customers.
   virtual Result<std::vector<Event>> ListEvents(std::string_view project_id,
@@ -213,6 +234,7 @@ class WriteTxn : public ReadTxn {
 
   // Inserts an event; kAlreadyExists when the project already has an event with this id.
   virtual Status InsertEvent(Event& event) = 0;
+  virtual Status InsertIngestionError(IngestionError& error) = 0;
 };
 
 class Store {

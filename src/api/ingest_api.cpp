@@ -1,0 +1,98 @@
+// The ingestion endpoints (/ingest/v1/...), the Segment tracking API (/v1/...), and the
+// ingestion error log (/api/v1/ingestion/errors).
+#include <spdlog/spdlog.h>
+
+#include "api/api.hpp"
+#include "common/crypto.hpp"
+#include "core/projects.hpp"
+#include "ingest/apply.hpp"
+
+namespace xoal::api {
+namespace {
+
+using http::Method;
+constexpr int kMaxErrorsLimit = 1000;
+
+// Segment signs its webhook with X-Signature, the hex HMAC-SHA1 of the body. In batch mode it
+// signs only the first event as JSON.stringify renders it, so that is accepted too.
+Status VerifySignature(const ApiCall& call, ingest::Source source, const json::value& body) {
+  std::string secret = core::ProjectSourceSecret(call.project, ingest::SourceName(source));
+  if (secret.empty()) return Status::Ok();
+  std::string_view given = call.req.Header("x-signature");
+  if (given.empty()) return Status::Unauthenticated("this source requires an X-Signature header");
+  if (ConstantTimeEquals(HmacSha1Hex(secret, call.req.body), given)) return Status::Ok();
+  if (body.is_array() && !body.get_array().empty() &&
+      ConstantTimeEquals(HmacSha1Hex(secret, json::serialize(body.get_array()[0])), given)) {
+    return Status::Ok();
+  }
+  return Status::Unauthenticated("the X-Signature does not match the body");
+}
+
+http::Response Ingest(Api& api, ApiCall& call, ingest::Source source,
+                      std::string_view implied_type, bool tracking_api) {
+  auto body = ParseJsonBody(call.req, ingest::kMaxRequestBytes);
+  if (!body.ok()) return ErrorResponse(body.status());
+  if (Status st = VerifySignature(call, source, *body); !st.ok()) return ErrorResponse(st);
+  Result<std::vector<json::value>> items =
+      implied_type.empty() ? ingest::SplitBatch(std::move(*body))
+                           : Result<std::vector<json::value>>(std::vector<json::value>{*body});
+  if (!items.ok()) return ErrorResponse(items.status());
+  ingest::IngestContext ctx{&call.project, source, api.deps().clock.SystemNow()};
+  auto result = ingest::IngestBatch(api.deps().store, ctx, *items, implied_type);
+  if (!result.ok()) return ErrorResponse(result.status());
+  api.deps().metrics.Count("xoal_ingest_messages_accepted_total", result->accepted);
+  api.deps().metrics.Count("xoal_ingest_messages_duplicate_total", result->duplicates);
+  api.deps().metrics.Count("xoal_ingest_messages_rejected_total", result->rejected.size());
+  spdlog::debug("ingest_request project_id={} source={} accepted={} duplicates={} rejected={}",
+                call.project.id, ingest::SourceName(source), result->accepted, result->duplicates,
+                result->rejected.size());
+  json::object out{{"accepted", result->accepted},
+                   {"duplicates", result->duplicates},
+                   {"rejected", std::move(result->rejected)}};
+  if (tracking_api) out["success"] = true;  // what Segment's own API answers
+  return JsonResponse(200, out);
+}
+
+http::Response ListIngestionErrors(Api& api, ApiCall& call) {
+  auto page = ReadPage(call.req);
+  if (!page.ok()) return ErrorResponse(page.status());
+  std::vector<store::IngestionError> errors;
+  int limit = std::min(page->limit, kMaxErrorsLimit);
+  Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(errors, txn.ListIngestionErrors(call.project.id, page->after_seq, limit));
+    return Status::Ok();
+  });
+  if (!st.ok()) return ErrorResponse(st);
+  json::array data;
+  for (const auto& e : errors) data.push_back(ingest::IngestionErrorToJson(e));
+  json::value next = nullptr;
+  if (static_cast<int>(errors.size()) == limit) next = EncodeCursor(errors.back().seq);
+  return JsonResponse(200, json::object{{"data", std::move(data)}, {"next_cursor", next}});
+}
+
+}  // namespace
+
+void AddIngestRoutes(Api& api) {
+  api.Add(Method::kPost, "/ingest/v1/event", Access::kIngestion, [&api](ApiCall& c) {
+    return Ingest(api, c, ingest::Source::kApi, {}, false);
+  });
+  api.Add(Method::kPost, "/ingest/v1/{source}/event", Access::kIngestion, [&api](ApiCall& c) {
+    auto source = ingest::ParseSourceName(c.req.Param("source"));
+    if (!source || *source == ingest::Source::kApi) {
+      return ErrorResponse(Status::NotFound("no ingestion endpoint for source " +
+                                            c.req.Param("source")));
+    }
+    return Ingest(api, c, *source, {}, false);
+  });
+  for (std::string_view type : {"identify", "track", "page", "screen", "group", "alias"}) {
+    api.Add(Method::kPost, "/v1/" + std::string(type), Access::kIngestion,
+            [&api, type](ApiCall& c) { return Ingest(api, c, ingest::Source::kSegment, type, true); });
+  }
+  api.Add(Method::kPost, "/v1/batch", Access::kIngestion, [&api](ApiCall& c) {
+    return Ingest(api, c, ingest::Source::kSegment, {}, true);
+  });
+  api.Add(Method::kGet, "/api/v1/ingestion/errors", Access::kManagement,
+          [&api](ApiCall& c) { return ListIngestionErrors(api, c); });
+}
+
+}  // namespace xoal::api
