@@ -1,0 +1,5 @@
+#include "segments/condition.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(ConditionTest, Placeholder) {}
