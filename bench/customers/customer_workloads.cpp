@@ -15,14 +15,14 @@ constexpr std::string_view kCustomersPath = "/api/v1/customers";
 // How much of a wrong answer's body an error sample shows.
 constexpr size_t kShownBody = 200;
 
-constexpr std::array<std::string_view, 12> kFirstNames = {
-    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald",
-    "Frances", "John", "Margaret", "Ken", "Radia", "Tim"};
+constexpr std::array<std::string_view, 12> kFirstNames = {"Ada",      "Grace",  "Alan",    "Edsger",
+                                                          "Barbara",  "Donald", "Frances", "John",
+                                                          "Margaret", "Ken",    "Radia",   "Tim"};
 constexpr std::array<std::string_view, 12> kLastNames = {
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth",
-    "Allen", "McCarthy", "Hamilton", "Thompson", "Perlman", "Berners-Lee"};
-constexpr std::array<std::string_view, 8> kCities = {"Lisbon", "Berlin", "Austin", "Osaka",
-                                                     "Nairobi", "Lyon", "Toronto", "Pune"};
+    "Lovelace", "Hopper",   "Turing",   "Dijkstra", "Liskov",  "Knuth",
+    "Allen",    "McCarthy", "Hamilton", "Thompson", "Perlman", "Berners-Lee"};
+constexpr std::array<std::string_view, 8> kCities = {"Lisbon",  "Berlin", "Austin",  "Osaka",
+                                                     "Nairobi", "Lyon",   "Toronto", "Pune"};
 constexpr std::array<std::string_view, 4> kPlans = {"free", "starter", "pro", "enterprise"};
 constexpr std::array<std::string_view, 5> kSources = {"organic", "ads", "referral", "partner",
                                                       "event"};
@@ -80,10 +80,9 @@ BenchRequest UpsertWorkload::Next(size_t connection) {
   Pending& p = pending_[connection];
   p.create = roster_.empty() || !update_(rng_);
   if (p.create) {
-    p.user_id = "bench-" + std::to_string(connection) + "-" +
-                std::to_string(next_serial_[connection]++);
-    return {bhttp::verb::post, std::string(kCustomersPath), NewCustomerBody(p.user_id),
-            key_};
+    p.user_id =
+        "bench-" + std::to_string(connection) + "-" + std::to_string(next_serial_[connection]++);
+    return {bhttp::verb::post, std::string(kCustomersPath), NewCustomerBody(p.user_id), key_};
   }
   p.roster_index = std::uniform_int_distribution<size_t>(0, roster_.size() - 1)(rng_);
   return {bhttp::verb::post, std::string(kCustomersPath), UpdateBody(roster_[p.roster_index]),
@@ -105,9 +104,9 @@ std::optional<std::string> UpsertWorkload::Check(size_t connection, int status,
 
   const KnownCustomer& known = roster_[p.roster_index];
   if (status != 200 || FindUsid(body) != known.usid) {
-    return WrongAnswer("POST /api/v1/customers (update " + known.user_id + ", expected usid " +
-                           known.usid + ")",
-                       status, body);
+    return WrongAnswer(
+        "POST /api/v1/customers (update " + known.user_id + ", expected usid " + known.usid + ")",
+        status, body);
   }
   ++updated_;
   return std::nullopt;
@@ -128,8 +127,10 @@ std::string UpsertWorkload::NewCustomerBody(const std::string& user_id) {
       {"newsletter", std::bernoulli_distribution(0.4)(rng_)},
   };
   json::object body{
-      {"user_id", user_id},        {"email", email},
-      {"first_name", first},       {"last_name", last},
+      {"user_id", user_id},
+      {"email", email},
+      {"first_name", first},
+      {"last_name", last},
       {"attributes", std::move(attributes)},
   };
   return json::serialize(body);

@@ -68,7 +68,7 @@ class UpsertWorkload final : public Workload {
   std::bernoulli_distribution update_;
   std::mt19937_64& rng_;
   CustomerRoster& roster_;
-  std::vector<Pending> pending_;      // by connection
+  std::vector<Pending> pending_;       // by connection
   std::vector<uint64_t> next_serial_;  // by connection: user ids are `bench-<connection>-<serial>`
   uint64_t created_ = 0;
   uint64_t updated_ = 0;

@@ -5,9 +5,9 @@
 // opens the connections and runs three phases of equal length: GET /healthz (baseline), customer
 // upserts, and reads of random customers created by the upserts. Every answer is checked; the
 // exit code is 0 only when no request failed and the server stopped cleanly.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -65,16 +65,29 @@ std::variant<BenchOptions, int> ParseFlags(int argc, char** argv) {
 double Millis(nanoseconds d) { return duration<double, std::milli>(d).count(); }
 
 void PrintHeader() {
-  fmt::print("{:<8} {:>9} {:>10} {:>8} {:>8} {:>9} {:>8} {:>7} {:>9}\n", "phase", "requests",
-             "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "/baseline");
+  fmt::print("{:<8} {:>9} {:>10} {:>8} {:>8} {:>9} {:>8} {:>7} {:>9} {:>10}\n", "phase", "requests",
+             "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "/baseline",
+             "client cpu");
 }
 
 void PrintPhase(std::string_view name, const PhaseResult& r, double baseline_rps) {
   LatencySummary l = Summarize(r.latencies);
   double rps = r.RequestsPerSecond();
-  fmt::print("{:<8} {:>9} {:>10.0f} {:>8.2f} {:>8.2f} {:>9.2f} {:>8.2f} {:>7} {:>9.3f}\n", name,
-             r.requests, rps, Millis(l.p50), Millis(l.p99), Millis(l.p999), Millis(l.max),
-             r.errors, baseline_rps > 0 ? rps / baseline_rps : 0.0);
+  fmt::print("{:<8} {:>9} {:>10.0f} {:>8.2f} {:>8.2f} {:>9.2f} {:>8.2f} {:>7} {:>9.3f} {:>10.2f}\n",
+             name, r.requests, rps, Millis(l.p50), Millis(l.p99), Millis(l.p999), Millis(l.max),
+             r.errors, baseline_rps > 0 ? rps / baseline_rps : 0.0, r.ClientCores());
+}
+
+// Answers per second through the phase: a rate that sinks as the data grows shows up here.
+void PrintTimeline(std::string_view name, const PhaseResult& r) {
+  if (r.answered_per_second.size() < 2) {
+    return;
+  }
+  fmt::print("  {} answers per second:", name);
+  for (uint64_t n : r.answered_per_second) {
+    fmt::print(" {}", n);
+  }
+  fmt::print("\n");
 }
 
 void PrintProblems(std::string_view name, const PhaseResult& r) {
@@ -133,6 +146,9 @@ int RunBenchmark(const BenchOptions& o) {
   PrintPhase("get", get, baseline_rps);
   fmt::print("upserts: {} created, {} updated; gets read from {} customers\n", upserts.created(),
              upserts.updated(), roster.size());
+  PrintTimeline("healthz", baseline);
+  PrintTimeline("upsert", upsert);
+  PrintTimeline("get", get);
   PrintProblems("healthz", baseline);
   PrintProblems("upsert", upsert);
   PrintProblems("get", get);

@@ -1,8 +1,8 @@
 #include "customers/load_driver.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
-#include <cassert>
-#include <cmath>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +11,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cassert>
+#include <cmath>
 #include <exception>
 #include <utility>
 
@@ -28,6 +30,16 @@ constexpr const char* kLoopback = "127.0.0.1";
 // Bigger answers than this are a bug in the server or the workload, not a customer profile.
 constexpr uint64_t kMaxAnswerBody = 1 << 20;
 
+// CPU time (user and system) of the calling thread so far.
+nanoseconds ThreadCpuTime() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  auto total = [](const timeval& t) {
+    return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
+  };
+  return total(usage.ru_utime) + total(usage.ru_stime);
+}
+
 std::string DescribeException(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
@@ -43,6 +55,10 @@ std::string DescribeException(const std::exception_ptr& e) {
 double PhaseResult::RequestsPerSecond() const {
   double seconds = std::chrono::duration<double>(elapsed).count();
   return seconds > 0 ? static_cast<double>(requests) / seconds : 0.0;
+}
+
+double PhaseResult::ClientCores() const {
+  return elapsed.count() > 0 ? static_cast<double>(client_cpu.count()) / elapsed.count() : 0.0;
 }
 
 LatencySummary Summarize(std::vector<nanoseconds> samples) {
@@ -88,6 +104,15 @@ struct PhaseRun {
     return now < deadline && result.requests < budget.max_requests;
   }
 
+  void RecordAnswer(SteadyTime sent, SteadyTime answered) {
+    result.latencies.push_back(answered - sent);
+    auto second = static_cast<size_t>((answered - start) / std::chrono::seconds(1));
+    if (second >= result.answered_per_second.size()) {
+      result.answered_per_second.resize(second + 1, 0);
+    }
+    ++result.answered_per_second[second];
+  }
+
   void Fail(std::string reason) {
     ++result.errors;
     if (result.error_samples.size() < LoadDriver::kMaxErrorSamples) {
@@ -96,6 +121,7 @@ struct PhaseRun {
   }
 
   PhaseBudget budget;
+  SteadyTime start;
   SteadyTime deadline;
   PhaseResult result;
 };
@@ -131,9 +157,9 @@ bhttp::request<bhttp::string_body> ToBeast(BenchRequest r, std::string_view host
 }
 
 // The coroutine of one connection for one phase.
-asio::awaitable<void> RunConnection(size_t index, Connection& c, Workload& workload,
-                                    PhaseRun& run, const Clock& clock,
-                                    const tcp::endpoint& server, std::chrono::seconds timeout) {
+asio::awaitable<void> RunConnection(size_t index, Connection& c, Workload& workload, PhaseRun& run,
+                                    const Clock& clock, const tcp::endpoint& server,
+                                    std::chrono::seconds timeout) {
   std::string host = server.address().to_string() + ":" + std::to_string(server.port());
   while (run.HasBudget(clock.SteadyNow())) {
     ++run.result.requests;
@@ -158,12 +184,12 @@ asio::awaitable<void> RunConnection(size_t index, Connection& c, Workload& workl
     SteadyTime end = clock.SteadyNow();
     if (ec) {
       c.Close();
-      run.Fail(std::string(request.method_string()) + " " + std::string(request.target()) +
-               ": " + ec.message());
+      run.Fail(std::string(request.method_string()) + " " + std::string(request.target()) + ": " +
+               ec.message());
       continue;
     }
 
-    run.result.latencies.push_back(end - start);
+    run.RecordAnswer(start, end);
     const auto& answer = parser.get();
     if (auto why = workload.Check(index, static_cast<int>(answer.result_int()), answer.body())) {
       run.Fail(std::move(*why));
@@ -214,7 +240,9 @@ PhaseResult LoadDriver::RunPhase(Workload& workload, const PhaseBudget& budget) 
   assert(io_->connections.size() == options_.connections && "RunPhase() before Connect()");
   PhaseRun run;
   run.budget = budget;
+  nanoseconds cpu_at_start = ThreadCpuTime();
   SteadyTime start = clock_.SteadyNow();
+  run.start = start;
   run.deadline = start + budget.duration;
 
   for (size_t i = 0; i < io_->connections.size(); ++i) {
@@ -231,6 +259,7 @@ PhaseResult LoadDriver::RunPhase(Workload& workload, const PhaseBudget& budget) 
   io_->ioc.run();
 
   run.result.elapsed = clock_.SteadyNow() - start;
+  run.result.client_cpu = ThreadCpuTime() - cpu_at_start;
   return std::move(run.result);
 }
 

@@ -68,11 +68,15 @@ struct PhaseResult {
   uint64_t requests = 0;    // sent, whether answered or failed in transport
   uint64_t errors = 0;      // transport failures plus answers the Workload rejected
   uint64_t reconnects = 0;  // connections reopened after a failure or `Connection: close`
-  std::chrono::nanoseconds elapsed{0};               // from the start to the last answer
-  std::vector<std::chrono::nanoseconds> latencies;   // send to full answer, of answered requests
-  std::vector<std::string> error_samples;            // the first few failure reasons
+  std::chrono::nanoseconds elapsed{0};              // from the start to the last answer
+  std::chrono::nanoseconds client_cpu{0};           // CPU time this client thread used
+  std::vector<std::chrono::nanoseconds> latencies;  // send to full answer, of answered requests
+  std::vector<std::string> error_samples;           // the first few failure reasons
+  std::vector<uint64_t> answered_per_second;        // answers in each second since the start
 
   double RequestsPerSecond() const;
+  // The share of one core the client used: near 1.0 means the client, not the server, set the rate.
+  double ClientCores() const;
 };
 
 // Latency percentiles by nearest rank; all zero when there are no samples.
