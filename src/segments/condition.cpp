@@ -1,6 +1,7 @@
 // Parsing and validation of conditions into the compiled tree of condition_internal.hpp.
 #include "segments/condition.hpp"
 
+#include <fmt/format.h>
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -8,8 +9,6 @@
 #include <charconv>
 #include <cmath>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "common/time_format.hpp"
 #include "segments/condition_internal.hpp"
@@ -20,11 +19,11 @@ namespace {
 using internal::CountOp;
 using internal::IsDateOnly;
 using internal::JsonNumber;
-using internal::ParseNumber;
 using internal::Kind;
 using internal::Node;
 using internal::Op;
 using internal::Operand;
+using internal::ParseNumber;
 using internal::Predicate;
 using internal::TimeOperand;
 
@@ -38,7 +37,7 @@ constexpr size_t kMaxRegexLength = 1000;
 constexpr int64_t kMaxCount = 1'000'000'000;
 constexpr std::chrono::minutes kMaxWindow = std::chrono::days(365 * 100);
 
-constexpr std::string_view kKindKeys[] = {"all", "any",     "not",     "attribute",
+constexpr std::string_view kKindKeys[] = {"all",   "any", "not",     "attribute",
                                           "event", "tag", "company", "segment"};
 
 struct OpName {
@@ -231,8 +230,7 @@ Result<Predicate> ParseBetween(Predicate p, const json::value& value, const std:
 }
 
 // The operator and value of an attribute, property or company attribute condition.
-Result<Predicate> ParsePredicate(const json::object& obj, const std::string& path,
-                                 bool fold_case) {
+Result<Predicate> ParsePredicate(const json::object& obj, const std::string& path, bool fold_case) {
   XOAL_ASSIGN_OR_RETURN(Op op, ParseOp(obj, path));
   Predicate p;
   p.op = op;
@@ -280,8 +278,7 @@ Result<Predicate> ParsePredicate(const json::object& obj, const std::string& pat
                                    "a list of 1 to 1000 values"));
       for (size_t i = 0; i < arr->size(); ++i) {
         if (!IsScalar((*arr)[i])) {
-          return Status::InvalidArgument("expected a string, number or boolean",
-                                         Element(vpath, i));
+          return Status::InvalidArgument("expected a string, number or boolean", Element(vpath, i));
         }
         p.operands.push_back(MakeOperand((*arr)[i], fold_case));
       }
@@ -358,8 +355,8 @@ Result<Node> Parser::Parse(const json::value& v, const std::string& path, int de
         fmt::format("conditions may nest at most {} levels deep", kMaxDepth), path);
   }
   if (++parts_ > kMaxParts) {
-    return Status::InvalidArgument(
-        fmt::format("a condition may have at most {} parts", kMaxParts), path);
+    return Status::InvalidArgument(fmt::format("a condition may have at most {} parts", kMaxParts),
+                                   path);
   }
 
   std::vector<std::string_view> kinds;
@@ -370,7 +367,8 @@ Result<Node> Parser::Parse(const json::value& v, const std::string& path, int de
     std::string found = kinds.empty() ? "none" : fmt::format("{}", fmt::join(kinds, " and "));
     return Status::InvalidArgument(
         "a condition has exactly one of all, any, not, attribute, event, tag, company, segment "
-        "(found " + found + ")",
+        "(found " +
+            found + ")",
         path);
   }
 
@@ -428,8 +426,8 @@ Result<Node> Parser::ParseAttribute(const json::object& obj, const std::string& 
 }
 
 Result<Node> Parser::ParseEvent(const json::object& obj, const std::string& path) {
-  XOAL_RETURN_IF_ERROR(UnknownKeys(obj, path, {"event", "where", "count", "within_last",
-                                               "between"}));
+  XOAL_RETURN_IF_ERROR(
+      UnknownKeys(obj, path, {"event", "where", "count", "within_last", "between"}));
   Node node;
   node.kind = Kind::kEvent;
   XOAL_ASSIGN_OR_RETURN(node.name, RequiredName(obj, path, "event"));

@@ -41,6 +41,8 @@
 //   taken as constant by NextFlipTime; the engine re-evaluates dependents when it changes.
 #pragma once
 
+#include <date/tz.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -48,8 +50,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <date/tz.h>
 
 #include "common/clock.hpp"
 #include "common/json.hpp"
@@ -65,9 +65,9 @@ struct Node;
 // What a condition reads, so an incremental engine re-evaluates a condition only after a change
 // that can affect it. Every list is sorted and without duplicates.
 struct Dependencies {
-  std::vector<std::string> attributes;          // customer attributes (contact_type adds its
-                                                // sources, user_id and email)
-  std::vector<std::string> events;              // event names
+  std::vector<std::string> attributes;  // customer attributes (contact_type adds its
+                                        // sources, user_id and email)
+  std::vector<std::string> events;      // event names
   std::vector<std::string> tags;
   std::vector<std::string> companies;           // company ids whose membership is tested
   std::vector<std::string> company_attributes;  // attributes of any company the customer is in

@@ -2,15 +2,15 @@
 // timeline.cpp (NextFlipTime). Private to src/segments.
 #pragma once
 
+#include <date/date.h>
+#include <date/tz.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <date/date.h>
-#include <date/tz.h>
 
 #include "common/clock.hpp"
 #include "common/json.hpp"
@@ -60,8 +60,8 @@ struct TimeOperand {
 
 // One compiled condition value, read every way an operator may need it.
 struct Operand {
-  json::value json;                  // as written (eq on booleans)
-  std::optional<std::string> text;   // strings; lower-cased when the predicate folds case
+  json::value json;                   // as written (eq on booleans)
+  std::optional<std::string> text;    // strings; lower-cased when the predicate folds case
   std::optional<long double> number;  // numbers and numeric strings
   std::optional<TimeOperand> time;    // ISO strings, dates, epoch numbers
 };
@@ -69,11 +69,11 @@ struct Operand {
 // An operator with its compiled value, applied to one value (an attribute, a property).
 struct Predicate {
   Op op = Op::kEq;
-  bool fold_case = false;              // compare text case-insensitively (the email attribute)
-  std::vector<Operand> operands;       // one; two for between; the list for in/not_in
-  bool high_is_day_end = false;        // between: a date-only upper bound includes its whole day
+  bool fold_case = false;                 // compare text case-insensitively (the email attribute)
+  std::vector<Operand> operands;          // one; two for between; the list for in/not_in
+  bool high_is_day_end = false;           // between: a date-only upper bound includes its whole day
   std::shared_ptr<const re2::RE2> regex;  // matches
-  std::chrono::minutes window{0};      // within_last, not_within_last, within_next
+  std::chrono::minutes window{0};         // within_last, not_within_last, within_next
 };
 
 struct PropertyFilter {
@@ -92,15 +92,25 @@ struct EventSpec {
   std::optional<TimeOperand> to;    // between: timestamp <= to (< start of the next day if a day)
 };
 
-enum class Kind { kAll, kAny, kNot, kAttribute, kEvent, kTag, kCompany, kCompanyAttribute, kSegment };
+enum class Kind {
+  kAll,
+  kAny,
+  kNot,
+  kAttribute,
+  kEvent,
+  kTag,
+  kCompany,
+  kCompanyAttribute,
+  kSegment
+};
 
 struct Node {
   Kind kind = Kind::kAll;
-  bool reads_time = false;    // the subtree's answer can change with time alone
+  bool reads_time = false;     // the subtree's answer can change with time alone
   std::vector<Node> children;  // all, any; not has exactly one
-  std::string name;           // attribute, event, tag, company id, company attribute, segment id
-  Predicate predicate;        // attribute, company attribute
-  EventSpec event;            // event
+  std::string name;            // attribute, event, tag, company id, company attribute, segment id
+  Predicate predicate;         // attribute, company attribute
+  EventSpec event;             // event
 };
 
 // "2026-12-03": a date without a time.

@@ -92,7 +92,8 @@ TEST_F(ConditionTest, EmailComparesCaseInsensitively) {
   EXPECT_TRUE(Match(R"({"attribute": "email", "op": "eq", "value": "Ada@Example.COM"})"));
   EXPECT_TRUE(Match(R"({"attribute": "email", "op": "ends_with", "value": "@EXAMPLE.com"})"));
   EXPECT_TRUE(Match(R"({"attribute": "email", "op": "contains", "value": "ADA@"})"));
-  EXPECT_TRUE(Match(R"({"attribute": "email", "op": "in", "value": ["x@y.z", "ADA@example.com"]})"));
+  EXPECT_TRUE(
+      Match(R"({"attribute": "email", "op": "in", "value": ["x@y.z", "ADA@example.com"]})"));
   EXPECT_FALSE(Match(R"({"attribute": "email", "op": "starts_with", "value": "bob"})"));
 }
 
@@ -140,7 +141,8 @@ TEST_F(ConditionTest, StartsAndEndsWith) {
   EXPECT_TRUE(Match(R"({"attribute": "phone_country", "op": "starts_with", "value": "+234"})"));
   EXPECT_TRUE(Match(R"({"attribute": "phone_country", "op": "ends_with", "value": "801"})"));
   EXPECT_FALSE(Match(R"({"attribute": "phone_country", "op": "ends_with", "value": "+234"})"));
-  EXPECT_FALSE(Match(R"({"attribute": "phone_country", "op": "starts_with", "value": "+234 8012"})"));
+  EXPECT_FALSE(
+      Match(R"({"attribute": "phone_country", "op": "starts_with", "value": "+234 8012"})"));
 }
 
 TEST_F(ConditionTest, ExistsCountsEmptyTextButNotNull) {
@@ -199,11 +201,13 @@ TEST_F(ConditionTest, OrderingOperatorsOnTimes) {
   Set("trial_ends_at", R"("2026-07-01T00:00:00Z")");
   Set("renewal_epoch", "1782864000");  // 2026-07-01T00:00:00Z in epoch seconds
 
-  EXPECT_TRUE(Match(R"({"attribute": "trial_ends_at", "op": "gt", "value": "2026-06-30T23:59:59Z"})"));
+  EXPECT_TRUE(
+      Match(R"({"attribute": "trial_ends_at", "op": "gt", "value": "2026-06-30T23:59:59Z"})"));
   EXPECT_TRUE(Match(R"({"attribute": "trial_ends_at", "op": "gte", "value": "2026-07-01"})"));
   EXPECT_FALSE(Match(R"({"attribute": "trial_ends_at", "op": "lt", "value": "2026-07-01"})"));
   EXPECT_TRUE(Match(R"({"attribute": "trial_ends_at", "op": "lt", "value": 1782864001})"));
-  EXPECT_TRUE(Match(R"({"attribute": "renewal_epoch", "op": "gte", "value": "2026-07-01T00:00:00Z"})"));
+  EXPECT_TRUE(
+      Match(R"({"attribute": "renewal_epoch", "op": "gte", "value": "2026-07-01T00:00:00Z"})"));
   EXPECT_TRUE(Match(R"({"attribute": "renewal_epoch", "op": "after", "value": "2026-06-30"})"));
 }
 
@@ -224,14 +228,18 @@ TEST_F(ConditionTest, BetweenDateOnlyUpperBoundIncludesTheWholeDay) {
 TEST_F(ConditionTest, BeforeAndAfterInstants) {
   Set("joined_date", R"("2026-03-10T08:30:00Z")");
 
-  EXPECT_TRUE(Match(R"({"attribute": "joined_date", "op": "before", "value": "2026-03-10T08:30:01Z"})"));
-  EXPECT_FALSE(Match(R"({"attribute": "joined_date", "op": "before", "value": "2026-03-10T08:30:00Z"})"));
-  EXPECT_TRUE(Match(R"({"attribute": "joined_date", "op": "after", "value": "2026-03-10T10:29:00+02:00"})"));
-  EXPECT_FALSE(Match(R"({"attribute": "joined_date", "op": "after", "value": "2026-03-10T08:30:00Z"})"));
+  EXPECT_TRUE(
+      Match(R"({"attribute": "joined_date", "op": "before", "value": "2026-03-10T08:30:01Z"})"));
+  EXPECT_FALSE(
+      Match(R"({"attribute": "joined_date", "op": "before", "value": "2026-03-10T08:30:00Z"})"));
+  EXPECT_TRUE(Match(
+      R"({"attribute": "joined_date", "op": "after", "value": "2026-03-10T10:29:00+02:00"})"));
+  EXPECT_FALSE(
+      Match(R"({"attribute": "joined_date", "op": "after", "value": "2026-03-10T08:30:00Z"})"));
 }
 
 TEST_F(ConditionTest, DateOnlyValueMeansStartOfDayInProjectZone) {
-  tz_ = date::locate_zone("America/New_York");  // UTC-5 in March before the 8th
+  tz_ = date::locate_zone("America/New_York");      // UTC-5 in March before the 8th
   Set("joined_date", R"("2026-03-01T04:59:59Z")");  // Feb 28, 23:59:59 in New York
 
   EXPECT_TRUE(Match(R"({"attribute": "joined_date", "op": "before", "value": "2026-03-01"})"));
@@ -247,8 +255,10 @@ TEST_F(ConditionTest, DateOnlyAttributeValueIsALocalDay) {
   tz_ = date::locate_zone("Asia/Tokyo");  // UTC+9
   Set("birthday", R"("2026-05-05")");     // starts 2026-05-04T15:00:00Z
 
-  EXPECT_TRUE(Match(R"({"attribute": "birthday", "op": "after", "value": "2026-05-04T14:59:59Z"})"));
-  EXPECT_FALSE(Match(R"({"attribute": "birthday", "op": "after", "value": "2026-05-04T15:00:00Z"})"));
+  EXPECT_TRUE(
+      Match(R"({"attribute": "birthday", "op": "after", "value": "2026-05-04T14:59:59Z"})"));
+  EXPECT_FALSE(
+      Match(R"({"attribute": "birthday", "op": "after", "value": "2026-05-04T15:00:00Z"})"));
 }
 
 TEST_F(ConditionTest, MidnightInsideADstGapDoesNotThrow) {
@@ -271,11 +281,14 @@ TEST_F(ConditionTest, DateEqualityIsTheSameTimeWrittenDifferently) {
 
 TEST_F(ConditionTest, WithinLastIsHalfOpenAndAgesOut) {
   Set("last_active", R"("2026-06-14T12:00:00Z")");  // 24 h before now
-  const char* kWithin = R"({"attribute": "last_active", "op": "within_last", "value": {"hours": 25}})";
+  const char* kWithin =
+      R"({"attribute": "last_active", "op": "within_last", "value": {"hours": 25}})";
 
   EXPECT_TRUE(Match(kWithin));
-  EXPECT_FALSE(Match(R"({"attribute": "last_active", "op": "within_last", "value": {"hours": 24}})"));
-  EXPECT_TRUE(Match(R"({"attribute": "last_active", "op": "not_within_last", "value": {"days": 1}})"));
+  EXPECT_FALSE(
+      Match(R"({"attribute": "last_active", "op": "within_last", "value": {"hours": 24}})"));
+  EXPECT_TRUE(
+      Match(R"({"attribute": "last_active", "op": "not_within_last", "value": {"days": 1}})"));
   EXPECT_EQ(Flip(kWithin), T("2026-06-15T13:00:00Z"));
   EXPECT_FALSE(MatchAt(kWithin, T("2026-06-15T13:00:00Z")));
   EXPECT_TRUE(MatchAt(kWithin, T("2026-06-15T12:59:59.999Z")));
@@ -283,7 +296,8 @@ TEST_F(ConditionTest, WithinLastIsHalfOpenAndAgesOut) {
 
 TEST_F(ConditionTest, WithinLastIgnoresFutureTimesUntilTheyArrive) {
   Set("last_active", R"("2026-06-15T12:30:00Z")");
-  const char* kWithin = R"({"attribute": "last_active", "op": "within_last", "value": {"minutes": 10}})";
+  const char* kWithin =
+      R"({"attribute": "last_active", "op": "within_last", "value": {"minutes": 10}})";
 
   EXPECT_FALSE(Match(kWithin));
   EXPECT_EQ(Flip(kWithin), T("2026-06-15T12:30:00Z"));
@@ -291,7 +305,8 @@ TEST_F(ConditionTest, WithinLastIgnoresFutureTimesUntilTheyArrive) {
 
 TEST_F(ConditionTest, WithinNextFlipsOnAndOff) {
   Set("trial_ends_at", R"("2026-06-20T12:00:00Z")");
-  const char* kSoon = R"({"attribute": "trial_ends_at", "op": "within_next", "value": {"days": 3}})";
+  const char* kSoon =
+      R"({"attribute": "trial_ends_at", "op": "within_next", "value": {"days": 3}})";
 
   EXPECT_FALSE(Match(kSoon));
   EXPECT_EQ(Flip(kSoon), T("2026-06-17T12:00:00Z"));
@@ -304,7 +319,7 @@ TEST_F(ConditionTest, WithinNextFlipsOnAndOff) {
 }
 
 TEST_F(ConditionTest, EpochAttributesAreTimes) {
-  Set("seconds", "1781438400");     // 2026-06-14T12:00:00Z
+  Set("seconds", "1781438400");  // 2026-06-14T12:00:00Z
   Set("millis", "1781438400000");
   Set("text_seconds", R"("1781438400")");
 
@@ -427,14 +442,20 @@ TEST_F(ConditionTest, EventPerformedAndNotPerformed) {
 }
 
 TEST_F(ConditionTest, EventPropertyFilters) {
-  AddEvent("purchase", now_ - hours(1), R"({"amount": 40, "item": {"sku": "A-1"}, "coupon": null})");
+  AddEvent("purchase", now_ - hours(1),
+           R"({"amount": 40, "item": {"sku": "A-1"}, "coupon": null})");
   AddEvent("purchase", now_ - hours(2), R"({"amount": "75", "item.sku": "B-2"})");
 
-  EXPECT_TRUE(Match(R"({"event": "purchase", "where": [{"property": "amount", "op": "gt", "value": 50}]})"));
-  EXPECT_FALSE(Match(R"({"event": "purchase", "where": [{"property": "amount", "op": "gt", "value": 80}]})"));
-  EXPECT_TRUE(Match(R"({"event": "purchase", "where": [{"property": "item.sku", "op": "eq", "value": "A-1"}]})"));
-  EXPECT_TRUE(Match(R"({"event": "purchase", "where": [{"property": "item.sku", "op": "eq", "value": "B-2"}]})"));
-  EXPECT_FALSE(Match(R"({"event": "purchase", "where": [{"property": "coupon", "op": "exists"}]})"));
+  EXPECT_TRUE(Match(
+      R"({"event": "purchase", "where": [{"property": "amount", "op": "gt", "value": 50}]})"));
+  EXPECT_FALSE(Match(
+      R"({"event": "purchase", "where": [{"property": "amount", "op": "gt", "value": 80}]})"));
+  EXPECT_TRUE(Match(
+      R"({"event": "purchase", "where": [{"property": "item.sku", "op": "eq", "value": "A-1"}]})"));
+  EXPECT_TRUE(Match(
+      R"({"event": "purchase", "where": [{"property": "item.sku", "op": "eq", "value": "B-2"}]})"));
+  EXPECT_FALSE(
+      Match(R"({"event": "purchase", "where": [{"property": "coupon", "op": "exists"}]})"));
   EXPECT_TRUE(Match(R"({"event": "purchase", "where": [
                           {"property": "amount", "op": "lt", "value": 50},
                           {"property": "item.sku", "op": "starts_with", "value": "A"}]})"));
@@ -452,9 +473,12 @@ TEST_F(ConditionTest, EventCountsInAWindow) {
 
   EXPECT_TRUE(Match(kTwice));
   EXPECT_TRUE(Match(R"({"event": "purchase", "count": {"op": "eq", "value": 3}})"));
-  EXPECT_TRUE(Match(R"({"event": "purchase", "count": {"op": "lte", "value": 2}, "within_last": {"days": 30}})"));
-  EXPECT_FALSE(Match(R"({"event": "purchase", "count": {"op": "gt", "value": 2}, "within_last": {"days": 30}})"));
-  EXPECT_TRUE(Match(R"({"event": "purchase", "count": {"op": "lt", "value": 3}, "within_last": {"days": 30}})"));
+  EXPECT_TRUE(Match(
+      R"({"event": "purchase", "count": {"op": "lte", "value": 2}, "within_last": {"days": 30}})"));
+  EXPECT_FALSE(Match(
+      R"({"event": "purchase", "count": {"op": "gt", "value": 2}, "within_last": {"days": 30}})"));
+  EXPECT_TRUE(Match(
+      R"({"event": "purchase", "count": {"op": "lt", "value": 3}, "within_last": {"days": 30}})"));
   // The count drops below 2 when the 29-day-old purchase turns 30 days old.
   EXPECT_EQ(Flip(kTwice), now_ + days(1));
   EXPECT_FALSE(MatchAt(kTwice, now_ + days(1)));
@@ -486,7 +510,8 @@ TEST_F(ConditionTest, EventBetweenTwoTimes) {
   EXPECT_TRUE(Match(kApril));
   tz_ = date::locate_zone("Europe/Paris");  // 01:30 on May 1 in Paris
   EXPECT_FALSE(Match(kApril));
-  EXPECT_TRUE(Match(R"({"event": "webinar", "between": ["2026-04-30T00:00:00Z", "2026-04-30T23:30:00Z"]})"));
+  EXPECT_TRUE(Match(
+      R"({"event": "webinar", "between": ["2026-04-30T00:00:00Z", "2026-04-30T23:30:00Z"]})"));
   EXPECT_EQ(Flip(kApril), std::nullopt);
 }
 
@@ -525,10 +550,12 @@ TEST_F(ConditionTest, CompanyMembershipAndAttributes) {
   EXPECT_TRUE(Match(R"({"company": "acme"})"));
   EXPECT_TRUE(Match(kFree));
   EXPECT_TRUE(Match(R"({"company": {"attribute": "tier", "op": "eq", "value": "enterprise"}})"));
-  EXPECT_FALSE(Match(R"({"not": {"company": {"attribute": "tier", "op": "eq", "value": "free"}}})"));
+  EXPECT_FALSE(
+      Match(R"({"not": {"company": {"attribute": "tier", "op": "eq", "value": "free"}}})"));
   EXPECT_TRUE(Match(R"({"company": {"attribute": "name", "op": "eq", "value": "Acme"}})"));
-  EXPECT_EQ(Flip(R"({"company": {"attribute": "renews_at", "op": "within_next", "value": {"days": 2}}})"),
-            T("2026-06-18T00:00:00Z"));
+  EXPECT_EQ(
+      Flip(R"({"company": {"attribute": "renews_at", "op": "within_next", "value": {"days": 2}}})"),
+      T("2026-06-18T00:00:00Z"));
 }
 
 TEST_F(ConditionTest, SegmentMembershipAsksTheCallback) {
@@ -545,7 +572,8 @@ TEST_F(ConditionTest, AllAnyNot) {
   Set("plan", R"("pro")");
   customer_.tags = {"VIP"};
 
-  EXPECT_TRUE(Match(R"({"all": [{"tag": "VIP"}, {"attribute": "plan", "op": "eq", "value": "pro"}]})"));
+  EXPECT_TRUE(
+      Match(R"({"all": [{"tag": "VIP"}, {"attribute": "plan", "op": "eq", "value": "pro"}]})"));
   EXPECT_FALSE(Match(R"({"all": [{"tag": "VIP"}, {"tag": "beta"}]})"));
   EXPECT_TRUE(Match(R"({"any": [{"tag": "beta"}, {"tag": "VIP"}]})"));
   EXPECT_FALSE(Match(R"({"any": [{"tag": "beta"}, {"not": {"tag": "VIP"}}]})"));
@@ -587,8 +615,10 @@ TEST_F(ConditionTest, TimeIndependentConditionsNeverFlip) {
   AddEvent("purchase", now_ - days(1));
   Set("plan", R"("pro")");
 
-  EXPECT_EQ(Flip(R"({"all": [{"event": "purchase"}, {"attribute": "plan", "op": "eq", "value": "pro"}]})"),
-            std::nullopt);
+  EXPECT_EQ(
+      Flip(
+          R"({"all": [{"event": "purchase"}, {"attribute": "plan", "op": "eq", "value": "pro"}]})"),
+      std::nullopt);
 }
 
 // --- dependencies -------------------------------------------------------------------------------
@@ -632,7 +662,8 @@ TEST(ConditionValidationTest, ErrorsNameTheJsonPath) {
       {R"({"tag": "a", "segment": "b"})", "conditions", "found tag and segment"},
       {R"({"all": []})", "conditions.all", "non-empty list"},
       {R"({"all": {"tag": "a"}})", "conditions.all", "non-empty list"},
-      {R"({"all": [{"tag": "a"}, {"tag": "b"}, {"attribute": "plan", "op": "equals", "value": 1}]})",
+      {R"({"all": [{"tag": "a"}, {"tag": "b"},
+                   {"attribute": "plan", "op": "equals", "value": 1}]})",
        "conditions.all[2].op", "unknown operator"},
       {R"({"attribute": "plan", "value": 1})", "conditions.op", "op is required"},
       {R"({"attribute": "", "op": "eq", "value": 1})", "conditions.attribute", "non-empty string"},
@@ -641,7 +672,8 @@ TEST(ConditionValidationTest, ErrorsNameTheJsonPath) {
       {R"({"attribute": "plan", "op": "eq", "value": 1, "extra": 2})", "conditions.extra",
        "unknown key"},
       {R"({"attribute": "plan", "op": "exists", "value": 1})", "conditions.value", "no value"},
-      {R"({"attribute": "n", "op": "gt", "value": "lots"})", "conditions.value", "number or a time"},
+      {R"({"attribute": "n", "op": "gt", "value": "lots"})", "conditions.value",
+       "number or a time"},
       {R"({"attribute": "n", "op": "between", "value": [1]})", "conditions.value", "[low, high]"},
       {R"({"attribute": "n", "op": "between", "value": [5, 1]})", "conditions.value", "low bound"},
       {R"({"attribute": "n", "op": "between", "value": [-5, "2026-01-01"]})", "conditions.value",
@@ -715,7 +747,8 @@ TEST(ConditionValidationTest, RejectsDeepNesting) {
   EXPECT_NE(parsed.status().message().find("nest"), std::string::npos);
 }
 
-// --- NextFlipTime against brute force -------------------------------------------------------------
+// --- NextFlipTime against brute force
+// -------------------------------------------------------------
 
 // Random conditions and customers whose times all sit on whole minutes, so checking Matches()
 // minute by minute sees every change. The check: the flips NextFlipTime() chains through are

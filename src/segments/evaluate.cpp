@@ -23,8 +23,7 @@ bool SameChar(char a, char b, bool fold) {
 
 // `b` is already lower-cased when `fold` (ParseCondition does it once).
 bool TextEquals(std::string_view a, std::string_view b, bool fold) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [fold](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [fold](char x, char y) {
            return SameChar(x, y, fold);
          });
 }
@@ -50,8 +49,7 @@ bool SameTime(const TimeOperand& t, const json::value& v, const date::time_zone*
   return ResolveTime(t, tz) <= *at && *at < ResolveTime(next, tz);
 }
 
-bool Equals(const Predicate& p, const Operand& o, const json::value& v,
-            const date::time_zone* tz) {
+bool Equals(const Predicate& p, const Operand& o, const json::value& v, const date::time_zone* tz) {
   if (o.json.is_bool()) return v.is_bool() && v.get_bool() == o.json.get_bool();
   if (o.json.is_number()) {
     std::optional<long double> n = ValueNumber(v);
@@ -135,8 +133,8 @@ bool MatchAffix(const Predicate& p, const json::value& v) {
   std::string_view s = v.get_string();
   std::string_view affix = *p.operands[0].text;
   if (s.size() < affix.size()) return false;
-  std::string_view part = p.op == Op::kStartsWith ? s.substr(0, affix.size())
-                                                  : s.substr(s.size() - affix.size());
+  std::string_view part =
+      p.op == Op::kStartsWith ? s.substr(0, affix.size()) : s.substr(s.size() - affix.size());
   return TextEquals(part, affix, p.fold_case);
 }
 
@@ -165,8 +163,8 @@ bool MatchPresent(Op op, const Predicate& p, const json::value& v, SystemTime no
       return MatchIn(p, v, tz);
     case Op::kMatches:
       return v.is_string() &&
-             re2::RE2::PartialMatch(
-                 re2::StringPiece(v.get_string().data(), v.get_string().size()), *p.regex);
+             re2::RE2::PartialMatch(re2::StringPiece(v.get_string().data(), v.get_string().size()),
+                                    *p.regex);
     case Op::kBefore:
     case Op::kAfter: {
       std::optional<SystemTime> t = ValueTime(v, tz);

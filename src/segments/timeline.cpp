@@ -100,15 +100,15 @@ Timeline ValueTimeline(const Predicate& p, const json::value* v, SystemTime from
 // move with time. Requires: EventMatchesStatically(node, e).
 Timeline EventLife(const Node& node, const store::Event& e, SystemTime from,
                    const date::time_zone* tz) {
-  Timeline life = node.event.within_last
-                      ? Clipped({e.timestamp, SaturatingAdd(e.timestamp, *node.event.within_last)},
-                                from)
-                      : Always(from);
+  Timeline life =
+      node.event.within_last
+          ? Clipped({e.timestamp, SaturatingAdd(e.timestamp, *node.event.within_last)}, from)
+          : Always(from);
   for (const PropertyFilter& f : node.event.where) {
     if (life.empty()) break;
     if (!IsRelativeTimeOp(f.predicate.op)) continue;
-    life = Intersect(life, ValueTimeline(f.predicate, FindProperty(e.properties, f.property),
-                                         from, tz));
+    life = Intersect(life,
+                     ValueTimeline(f.predicate, FindProperty(e.properties, f.property), from, tz));
   }
   return life;
 }
