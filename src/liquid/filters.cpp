@@ -44,17 +44,109 @@ json::array AsList(const json::value& v) {
   return out;
 }
 
-// Binary float arithmetic is done in decimal by Shopify's Liquid (BigDecimal), so 0.1 + 0.2 is
-// 0.3. Rounding the double result to 15 significant digits reproduces that for normal values.
-double DecimalRound(double d) {
-  if (!std::isfinite(d) || d == 0) {
-    return d;
+// Shopify's Liquid does float arithmetic in decimal (BigDecimal), so 0.1 + 0.2 is 0.3. We do the
+// same exactly while the operands' shortest decimal forms fit in 64-bit integers, and fall back
+// to binary doubles beyond that.
+struct Decimal {
+  int64_t mantissa = 0;
+  int scale = 0;  // value = mantissa * 10^-scale
+};
+
+bool MulPow10(int64_t& v, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (__builtin_mul_overflow(v, int64_t{10}, &v)) {
+      return false;
+    }
   }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.15g", d);
-  double out = d;
-  std::from_chars(buf, buf + std::char_traits<char>::length(buf), out);
-  return out;
+  return true;
+}
+
+std::optional<Decimal> ToDecimal(const json::value& v) {
+  if (v.is_int64()) {
+    return Decimal{v.get_int64(), 0};
+  }
+  if (!v.is_double() || !std::isfinite(v.get_double())) {
+    return std::nullopt;
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v.get_double(), std::chars_format::scientific);
+  std::string_view s(buf, static_cast<size_t>(r.ptr - buf));
+  size_t e = s.find('e');
+  int64_t mantissa = 0;
+  int digits = 0;
+  for (char c : s.substr(0, e)) {
+    if (c >= '0' && c <= '9') {
+      mantissa = mantissa * 10 + (c - '0');
+      ++digits;
+    }
+  }
+  if (s[0] == '-') {
+    mantissa = -mantissa;
+  }
+  int exp = 0;
+  std::string_view exp_text = s.substr(e + 1);
+  if (!exp_text.empty() && exp_text[0] == '+') {
+    exp_text.remove_prefix(1);
+  }
+  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exp);
+  Decimal d{mantissa, digits - 1 - exp};
+  if (d.scale < 0) {
+    if (!MulPow10(d.mantissa, -d.scale)) {
+      return std::nullopt;
+    }
+    d.scale = 0;
+  }
+  return d;
+}
+
+double DecimalToDouble(const Decimal& d) {
+  std::string s = std::to_string(d.mantissa) + "e" + std::to_string(-d.scale);
+  return std::strtod(s.c_str(), nullptr);
+}
+
+enum class ArithOp { kPlus, kMinus, kTimes, kModulo };
+
+// Exact decimal a (op) b, or nullopt when it does not fit.
+std::optional<double> DecimalArith(const json::value& a, const json::value& b, ArithOp op) {
+  auto x = ToDecimal(a);
+  auto y = ToDecimal(b);
+  if (!x || !y) {
+    return std::nullopt;
+  }
+  Decimal r;
+  if (op == ArithOp::kTimes) {
+    if (__builtin_mul_overflow(x->mantissa, y->mantissa, &r.mantissa)) {
+      return std::nullopt;
+    }
+    r.scale = x->scale + y->scale;
+    return DecimalToDouble(r);
+  }
+  int scale = std::max(x->scale, y->scale);
+  if (!MulPow10(x->mantissa, scale - x->scale) || !MulPow10(y->mantissa, scale - y->scale)) {
+    return std::nullopt;
+  }
+  r.scale = scale;
+  bool overflow = false;
+  switch (op) {
+    case ArithOp::kPlus:
+      overflow = __builtin_add_overflow(x->mantissa, y->mantissa, &r.mantissa);
+      break;
+    case ArithOp::kMinus:
+      overflow = __builtin_sub_overflow(x->mantissa, y->mantissa, &r.mantissa);
+      break;
+    default:
+      if (y->mantissa == 0 || y->mantissa == -1) {
+        return std::nullopt;
+      }
+      r.mantissa = x->mantissa % y->mantissa;
+      if (r.mantissa != 0 && ((r.mantissa < 0) != (y->mantissa < 0))) {
+        r.mantissa += y->mantissa;  // Ruby's modulo takes the divisor's sign
+      }
+  }
+  if (overflow) {
+    return std::nullopt;
+  }
+  return DecimalToDouble(r);
 }
 
 // ---- string filters -------------------------------------------------------------------------
@@ -575,10 +667,6 @@ Val B64UrlDecode(FilterEnv& env, const Val& in, const FilterArgs&) {
 
 // ---- math filters ---------------------------------------------------------------------------
 
-json::value FromDouble(double d) { return DecimalRound(d); }
-
-enum class ArithOp { kPlus, kMinus, kTimes };
-
 Val Arith(const Val& in, const Val& arg, ArithOp op) {
   json::value a = ToNumber(in.get());
   json::value b = ToNumber(arg.get());
@@ -593,10 +681,12 @@ Val Arith(const Val& in, const Val& arg, ArithOp op) {
       return Val::Own(r);
     }
   }
+  if (auto exact = DecimalArith(a, b, op)) {
+    return Val::Own(*exact);
+  }
   double x = AsDouble(a);
   double y = AsDouble(b);
-  double r = op == ArithOp::kPlus ? x + y : op == ArithOp::kMinus ? x - y : x * y;
-  return Val::Own(FromDouble(r));
+  return Val::Own(op == ArithOp::kPlus ? x + y : op == ArithOp::kMinus ? x - y : x * y);
 }
 
 Val Plus(FilterEnv&, const Val& in, const FilterArgs& a) {
@@ -627,7 +717,7 @@ Val DividedBy(FilterEnv& env, const Val& in, const FilterArgs& a) {
     }
     return Val::Own(r);
   }
-  return Val::Own(FromDouble(AsDouble(x) / AsDouble(y)));
+  return Val::Own(AsDouble(x) / AsDouble(y));
 }
 
 Val Modulo(FilterEnv& env, const Val& in, const FilterArgs& a) {
@@ -648,13 +738,16 @@ Val Modulo(FilterEnv& env, const Val& in, const FilterArgs& a) {
     }
     return Val::Own(r);
   }
+  if (auto exact = DecimalArith(x, y, ArithOp::kModulo)) {
+    return Val::Own(*exact);
+  }
   double p = AsDouble(x);
   double q = AsDouble(y);
   double r = std::fmod(p, q);
   if (r != 0 && ((r < 0) != (q < 0))) {
     r += q;
   }
-  return Val::Own(FromDouble(r));
+  return Val::Own(r);
 }
 
 Val Abs(FilterEnv&, const Val& in, const FilterArgs&) {
@@ -863,6 +956,11 @@ Val FilterBy(FilterEnv& env, const Val& in, const FilterArgs& a, Select mode) {
   }
   json::array items = AsList(in.get());
   const json::value& prop = a.positional[0].get();
+  if (prop.is_null()) {
+    // An undefined property matches nothing.
+    bool list = mode == Select::kWhere || mode == Select::kReject;
+    return mode == Select::kHas ? Val::Own(false) : list ? Val::Own(json::array()) : Val();
+  }
   const json::value* target =
       a.positional.size() > 1 && !a.positional[1]->is_null() ? &a.positional[1].get() : nullptr;
   json::array kept;
@@ -1044,17 +1142,16 @@ Val Sum(FilterEnv& env, const Val& in, const FilterArgs& a) {
       FetchProperty(item, a.positional[0].get(), v);
     }
     json::value n = ToNumber(v);
-    if (n.is_double() || is_float) {
-      if (!is_float) {
-        dsum = static_cast<double>(isum);
-        is_float = true;
-      }
-      dsum += AsDouble(n);
-    } else if (n.is_int64()) {
-      isum += n.get_int64();
+    if (!is_float && n.is_int64() && !__builtin_add_overflow(isum, n.get_int64(), &isum)) {
+      continue;
     }
+    if (!is_float) {
+      dsum = static_cast<double>(isum);
+      is_float = true;
+    }
+    dsum = DecimalArith(json::value(dsum), n, ArithOp::kPlus).value_or(dsum + AsDouble(n));
   }
-  return is_float ? Val::Own(FromDouble(dsum)) : Val::Own(isum);
+  return is_float ? Val::Own(dsum) : Val::Own(isum);
 }
 
 Val Default(FilterEnv&, const Val& in, const FilterArgs& a) {

@@ -28,6 +28,17 @@ const std::map<std::string, std::string>& SkippedCategories() {
   return *kSkipped;
 }
 
+// Single cases we knowingly fail, and why.
+const std::map<std::string, std::string>& SkippedCases() {
+  static const auto* kSkipped = new std::map<std::string, std::string>{
+      // The suite has this template twice: valid in Shopify's lax `when` parsing (the text after
+      // 'bar' is silently dropped) and invalid under strict2. We follow strict2: a typo in a
+      // `when` should be reported, not ignored.
+      {"tags, case, unexpected when token", "we reject `and` in `when` (strict2 behaviour)"},
+  };
+  return *kSkipped;
+}
+
 struct Outcome {
   bool ok = false;
   std::string detail;
@@ -105,7 +116,8 @@ TEST(GoldenLiquidTest, PassesEverySupportedCategory) {
       return SkippedCategories().count(cat) > 0;
     });
     // Cases with a mock file system exercise include/render whatever their tags say.
-    skipped = skipped || c.contains("templates");
+    skipped = skipped || c.contains("templates") ||
+              SkippedCases().count(std::string(c.at("name").as_string())) > 0;
     Outcome o = RunCase(c);
     for (const auto& cat : cats) {
       tally[cat].total++;

@@ -80,8 +80,10 @@ class PieceSource {
   virtual ~PieceSource() = default;
   // Returns the next piece; kError fills `error`.
   virtual Piece Next(SourceError& error) = 0;
-  // After a `raw` tag: returns the verbatim text up to `{% endraw %}` and skips past it.
-  virtual bool ReadRaw(std::string_view& body, size_t tag_offset, SourceError& error) = 0;
+  // After a `raw` or `doc` tag: returns the verbatim text up to `{% end<name> %}` and skips
+  // past it.
+  virtual bool ReadRaw(std::string_view name, std::string_view& body, size_t tag_offset,
+                       SourceError& error) = 0;
 };
 
 // Splits template source into pieces, applying `{%-`/`-%}` whitespace control to the text
@@ -114,12 +116,14 @@ class TemplateSource final : public PieceSource {
     return Piece{Piece::Kind::kEof, {}, {}, src_.size(), src_.size()};
   }
 
-  bool ReadRaw(std::string_view& body, size_t tag_offset, SourceError& error) override {
+  bool ReadRaw(std::string_view name, std::string_view& body, size_t tag_offset,
+               SourceError& error) override {
+    std::string end_name = "end" + std::string(name);
     size_t search = pos_;
     while (true) {
       size_t open = src_.find("{%", search);
       if (open == std::string_view::npos) {
-        error = {tag_offset, "'raw' tag was never closed"};
+        error = {tag_offset, "'" + std::string(name) + "' tag was never closed"};
         return false;
       }
       size_t i = open + 2;
@@ -129,8 +133,8 @@ class TemplateSource final : public PieceSource {
       while (i < src_.size() && IsSpace(src_[i])) {
         ++i;
       }
-      if (src_.substr(i, 6) == "endraw") {
-        size_t j = i + 6;
+      if (src_.substr(i, end_name.size()) == end_name) {
+        size_t j = i + end_name.size();
         while (j < src_.size() && IsSpace(src_[j])) {
           ++j;
         }
@@ -242,8 +246,9 @@ class LiquidTagSource final : public PieceSource {
     return Piece{Piece::Kind::kEof, {}, {}, base_ + markup_.size(), base_ + markup_.size()};
   }
 
-  bool ReadRaw(std::string_view&, size_t tag_offset, SourceError& error) override {
-    error = {tag_offset, "'raw' cannot be used inside a 'liquid' tag"};
+  bool ReadRaw(std::string_view name, std::string_view&, size_t tag_offset,
+               SourceError& error) override {
+    error = {tag_offset, "'" + std::string(name) + "' cannot be used inside a 'liquid' tag"};
     return false;
   }
 
@@ -743,13 +748,25 @@ class Parser {
     if (n == "#") {
       return CheckInlineComment(p);
     }
-    if (n == "comment" || n == "doc") {
+    if (n == "comment") {
       return SkipComment(source, p);
+    }
+    if (n == "doc") {
+      // Doc text is documentation, not Liquid: nothing in it is parsed.
+      if (!Trim(p.markup).empty()) {
+        return Fail(p.markup_offset, "'doc' takes no arguments");
+      }
+      std::string_view body;
+      SourceError serr;
+      if (!source.ReadRaw("doc", body, p.offset, serr)) {
+        return Fail(serr.offset, serr.message);
+      }
+      return true;
     }
     if (n == "raw") {
       std::string_view body;
       SourceError serr;
-      if (!source.ReadRaw(body, p.offset, serr)) {
+      if (!source.ReadRaw("raw", body, p.offset, serr)) {
         return Fail(serr.offset, serr.message);
       }
       if (!body.empty()) {
@@ -788,13 +805,9 @@ class Parser {
     return true;
   }
 
-  // Skips a comment or doc body, honouring nested comments and raw blocks.
+  // Skips a comment body, honouring nested comments and raw blocks.
   bool SkipComment(PieceSource& source, const Piece& open) {
-    bool is_doc = open.name == "doc";
-    if (is_doc && !Trim(open.markup).empty()) {
-      return Fail(open.markup_offset, "'doc' takes no arguments");
-    }
-    std::string_view end_name = is_doc ? "enddoc" : "endcomment";
+    std::string_view end_name = "endcomment";
     int depth = 1;
     while (true) {
       SourceError serr;
@@ -809,15 +822,12 @@ class Parser {
         continue;
       }
       if (p.name == open.name) {
-        if (is_doc) {
-          return Fail(p.offset, "'doc' tags cannot be nested");
-        }
         ++depth;
       } else if (p.name == end_name && --depth == 0) {
         return true;
       } else if (p.name == "raw") {
         std::string_view body;
-        if (!source.ReadRaw(body, p.offset, serr)) {
+        if (!source.ReadRaw("raw", body, p.offset, serr)) {
           return Fail(serr.offset, serr.message);
         }
       }

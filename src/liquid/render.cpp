@@ -394,10 +394,10 @@ class Renderer {
   }
 
   static bool Contains(const json::value& left, const json::value& right) {
+    if (!IsTruthy(right)) {
+      return false;  // Shopify: `x contains nil` / `contains false` are false
+    }
     if (left.is_string()) {
-      if (right.is_null()) {
-        return false;
-      }
       std::string needle = ToString(right);
       return left.get_string().subview().find(needle) != std::string_view::npos;
     }
