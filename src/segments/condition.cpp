@@ -373,10 +373,12 @@ Result<Node> Parser::Parse(const json::value& v, const std::string& path, int de
   }
 
   std::string_view kind = kinds[0];
+  if (kind == "all" || kind == "any" || kind == "not") {
+    XOAL_RETURN_IF_ERROR(UnknownKeys(*obj, path, {kind}));
+  }
   if (kind == "all") return ParseList(Kind::kAll, obj->at("all"), Member(path, "all"), depth);
   if (kind == "any") return ParseList(Kind::kAny, obj->at("any"), Member(path, "any"), depth);
   if (kind == "not") {
-    XOAL_RETURN_IF_ERROR(UnknownKeys(*obj, path, {"not"}));
     XOAL_ASSIGN_OR_RETURN(Node child, Parse(obj->at("not"), Member(path, "not"), depth + 1));
     Node node;
     node.kind = Kind::kNot;

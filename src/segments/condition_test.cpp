@@ -718,6 +718,7 @@ TEST(ConditionValidationTest, ErrorsNameTheJsonPath) {
       {R"({"company": {"id": "acme"}})", "conditions.company.id", "unknown key"},
       {R"({"company": ""})", "conditions.company", "non-empty string"},
       {R"({"tag": "a", "op": "eq"})", "conditions.op", "unknown key"},
+      {R"({"any": [{"tag": "a"}], "name": "x"})", "conditions.name", "unknown key"},
   };
   for (const auto& c : kCases) {
     Result<Condition> parsed = ParseCondition(J(c.json));

@@ -8,6 +8,7 @@
 // boundary after `now` is exactly the next flip: no polling, no approximation. Subtrees that do
 // not read time are evaluated once with Matches() and are constant.
 #include <algorithm>
+#include <cassert>
 
 #include "segments/condition.hpp"
 #include "segments/condition_internal.hpp"
