@@ -229,6 +229,39 @@ Result<Predicate> ParseBetween(Predicate p, const json::value& value, const std:
   return p;
 }
 
+Result<Predicate> ParseInList(Predicate p, const json::value* value, const std::string& path) {
+  const json::array* arr = value ? value->if_array() : nullptr;
+  if (arr == nullptr || arr->empty() || arr->size() > kMaxListValues) {
+    return Status::InvalidArgument(fmt::format("expected a list of 1 to {} values", kMaxListValues),
+                                   path);
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    if (!IsScalar((*arr)[i])) {
+      return Status::InvalidArgument("expected a string, number or boolean", Element(path, i));
+    }
+    p.operands.push_back(MakeOperand((*arr)[i], p.fold_case));
+  }
+  return p;
+}
+
+// Compiled once here: RE2 objects are immutable and safe to share between threads.
+Result<Predicate> ParseRegex(Predicate p, const json::value* value, const std::string& path) {
+  const json::string* pattern = value ? value->if_string() : nullptr;
+  if (pattern == nullptr || pattern->empty() || pattern->size() > kMaxRegexLength) {
+    return Status::InvalidArgument(
+        fmt::format("expected a regular expression of 1 to {} characters", kMaxRegexLength), path);
+  }
+  re2::RE2::Options options;
+  options.set_log_errors(false);  // a bad pattern is the caller's error, returned below
+  auto regex =
+      std::make_shared<re2::RE2>(re2::StringPiece(pattern->data(), pattern->size()), options);
+  if (!regex->ok()) {
+    return Status::InvalidArgument("invalid regular expression: " + regex->error(), path);
+  }
+  p.regex = std::move(regex);
+  return p;
+}
+
 // The operator and value of an attribute, property or company attribute condition.
 Result<Predicate> ParsePredicate(const json::object& obj, const std::string& path, bool fold_case) {
   XOAL_ASSIGN_OR_RETURN(Op op, ParseOp(obj, path));
@@ -272,33 +305,10 @@ Result<Predicate> ParsePredicate(const json::object& obj, const std::string& pat
       XOAL_RETURN_IF_ERROR(require(value != nullptr, "a list [low, high]"));
       return ParseBetween(std::move(p), *value, vpath);
     case Op::kIn:
-    case Op::kNotIn: {
-      const json::array* arr = value ? value->if_array() : nullptr;
-      XOAL_RETURN_IF_ERROR(require(arr && !arr->empty() && arr->size() <= kMaxListValues,
-                                   "a list of 1 to 1000 values"));
-      for (size_t i = 0; i < arr->size(); ++i) {
-        if (!IsScalar((*arr)[i])) {
-          return Status::InvalidArgument("expected a string, number or boolean", Element(vpath, i));
-        }
-        p.operands.push_back(MakeOperand((*arr)[i], fold_case));
-      }
-      return p;
-    }
-    case Op::kMatches: {
-      XOAL_RETURN_IF_ERROR(require(value && value->is_string() && !value->get_string().empty() &&
-                                       value->get_string().size() <= kMaxRegexLength,
-                                   "a regular expression of 1 to 1000 characters"));
-      re2::RE2::Options options;
-      options.set_log_errors(false);
-      std::string_view pattern = value->get_string();
-      auto regex =
-          std::make_shared<re2::RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
-      if (!regex->ok()) {
-        return Status::InvalidArgument("invalid regular expression: " + regex->error(), vpath);
-      }
-      p.regex = std::move(regex);
-      return p;
-    }
+    case Op::kNotIn:
+      return ParseInList(std::move(p), value, vpath);
+    case Op::kMatches:
+      return ParseRegex(std::move(p), value, vpath);
     case Op::kBefore:
     case Op::kAfter:
       XOAL_RETURN_IF_ERROR(require(value && (value->is_string() || value->is_number()),
