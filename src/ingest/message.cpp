@@ -54,11 +54,22 @@ bool LooksLikeEmail(std::string_view s) {
          s.find(' ') == std::string_view::npos;
 }
 
+// Whether `v` is a string of digits too short to be an epoch time. Segment's legacy inputs carry
+// year-only times ("2014", "2016"), which ParseJsonTime reads as epoch seconds (1970-01-01T00:33Z).
+// Epoch seconds have had 10 digits since 2001, so shorter digit strings count as unparseable.
+bool IsShortDigitString(const json::value& v) {
+  if (!v.is_string()) return false;
+  std::string_view s = v.get_string();
+  std::string_view whole = s.substr(0, s.find('.'));
+  return !whole.empty() && whole.size() < 10 &&
+         s.find_first_not_of("0123456789.") == std::string_view::npos;
+}
+
 // Reads the time under `key`: nullopt when absent; sets `bad` when present but unparseable.
 std::optional<SystemTime> TimeAt(const json::object& m, std::string_view key, bool& bad) {
   auto it = m.find(key);
   if (it == m.end() || it->value().is_null()) return std::nullopt;
-  auto t = ParseJsonTime(it->value());
+  auto t = IsShortDigitString(it->value()) ? std::nullopt : ParseJsonTime(it->value());
   if (!t) bad = true;
   return t;
 }
@@ -66,22 +77,30 @@ std::optional<SystemTime> TimeAt(const json::object& m, std::string_view key, bo
 // When the message happened. Segment's rule: the source's `timestamp` when given; otherwise the
 // client's `originalTimestamp` moved by the skew between the client's `sentAt` and our receive
 // time (timestamp = receivedAt - (sentAt - originalTimestamp)); otherwise the receive time.
+// Any time the message carries that cannot be parsed is noted, whichever fallback then applies.
 SystemTime ResolveTime(const json::object& m, std::string_view native_key, SystemTime received_at,
                        std::vector<Note>& notes) {
   bool bad = false;
-  if (!native_key.empty()) {
-    if (auto t = TimeAt(m, native_key, bad)) return *t;
+  std::optional<SystemTime> t;
+  if (!native_key.empty()) t = TimeAt(m, native_key, bad);
+  if (!t) t = TimeAt(m, "timestamp", bad);
+  std::string_view used = "the receive time";
+  if (!t) {
+    auto original = TimeAt(m, "originalTimestamp", bad);
+    auto sent = TimeAt(m, "sentAt", bad);
+    if (original && sent) {
+      t = received_at - (*sent - *original);
+      used = "originalTimestamp corrected by sentAt";
+    } else if (original) {
+      t = original;
+      used = "originalTimestamp";
+    }
   }
-  if (auto t = TimeAt(m, "timestamp", bad)) return *t;
-  auto original = TimeAt(m, "originalTimestamp", bad);
-  auto sent = TimeAt(m, "sentAt", bad);
-  if (original && sent) return received_at - (*sent - *original);
-  if (original) return *original;
   if (bad) {
-    notes.push_back({"time_fallback", "the message's time could not be parsed; the receive "
-                                      "time was used instead"});
+    notes.push_back({"time_fallback", "a time of the message could not be parsed; " +
+                                          std::string(used) + " was used instead"});
   }
-  return received_at;
+  return t.value_or(received_at);
 }
 
 std::string Lower(std::string_view s) {
