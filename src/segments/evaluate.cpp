@@ -22,7 +22,7 @@ bool SameChar(char a, char b, bool fold) {
   return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
 }
 
-// `b` is already lower-cased when `fold` (ParseCondition does it once).
+// ASCII case-insensitive when `fold`: emails are ASCII in practice and stored lower-cased.
 bool TextEquals(std::string_view a, std::string_view b, bool fold) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [fold](char x, char y) {
            return SameChar(x, y, fold);
