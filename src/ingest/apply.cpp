@@ -15,6 +15,8 @@ namespace {
 using store::CustomerKey;
 
 constexpr size_t kExcerptBytes = 200;
+// The key under which Customer::attribute_times keeps the time of the message that set the email.
+constexpr std::string_view kEmailTimeKey = "email";
 
 // Well-known Segment traits and the built-in attributes they set (SPEC, Ingestion API).
 constexpr std::pair<std::string_view, std::string_view> kTraitAttributes[] = {
@@ -121,13 +123,25 @@ class Applier {
     return p;
   }
 
+  // Whether the profile's email was set by a message newer than this one. The email is an
+  // identifier, not an attribute SetAttribute may write, so its time is kept here.
+  bool EmailSetByNewerMessage(const store::Customer& c) const {
+    auto t = c.attribute_times.find(kEmailTimeKey);
+    return t != c.attribute_times.end() && t->value().is_int64() &&
+           t->value().get_int64() > ToEpochMillis(msg_.timestamp);
+  }
+
   Status ResolveEmail(Profile& p) {
     auto email = ValidEmail();
     if (!email || p.c.email == email) return Status::Ok();
     XOAL_ASSIGN_OR_RETURN(auto by_email, Find(CustomerKey::kEmail, *email));
     if (!by_email) {
-      // Only an identify changes a known email; other messages fill in a missing one.
-      if (!p.c.email || msg_.type == "identify") p.c.email = email;
+      // Only an identify changes a known email, and only when it is not older than the message
+      // that set it (SPEC, Attribute order); other messages fill in a missing one.
+      if (!p.c.email || (msg_.type == "identify" && !EmailSetByNewerMessage(p.c))) {
+        p.c.email = email;
+        p.c.attribute_times[kEmailTimeKey] = ToEpochMillis(msg_.timestamp);
+      }
       return Status::Ok();
     }
     bool compatible = !by_email->user_id || by_email->user_id == p.c.user_id;
