@@ -1,7 +1,11 @@
 // The ingestion endpoints' HTTP contract (SPEC, Ingestion API): status codes for bad requests,
 // keys and signatures, size limits, and the payload shapes and time formats each source sends.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -24,6 +28,51 @@ std::string HmacSha1Hex(std::string_view secret, std::string_view body) {
     hex += buf;
   }
   return hex;
+}
+
+// POSTs `body` on a raw loopback connection and returns the answer's status code (0 when none
+// came). A server may answer 413 and close before the body is sent whole; HttpClient reports
+// the failed write instead of that answer, so this sends what it can and reads what comes back.
+int PostRawForStatus(uint16_t port, const std::string& key, const std::string& body) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    return 0;
+  }
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return 0;
+  }
+  std::string request = "POST /ingest/v1/segment/event HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: application/json\r\nAuthorization: Bearer " +
+                        key + "\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\n\r\n" + body;
+  for (size_t sent = 0; sent < request.size();) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      break;  // the server stopped reading: its answer may already be waiting
+    }
+    sent += static_cast<size_t>(n);
+  }
+  std::string answer;
+  char buf[4096];
+  while (answer.find("\r\n") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      break;
+    }
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  int status = 0;
+  std::sscanf(answer.c_str(), "HTTP/1.1 %d", &status);
+  return status;
 }
 
 json::object Track(std::string user_id, std::string event, std::string message_id = {}) {
@@ -135,11 +184,14 @@ TEST_F(IngestApiTest, OversizeRequestIs413) {
   std::string body = json::serialize(batch);
   ASSERT_GT(body.size(), 8u * 1024 * 1024);
 
-  HttpResponse r = SendText(kSegment, std::move(body), "application/json", ingestion_key());
+  int status = PostRawForStatus(xoal_.port(), ingestion_key(), body);
 
-  EXPECT_TRUE(IsError(r, 413, "too_large"));
-  http_ = NewClient();  // the server closes a connection whose body it did not read
+  EXPECT_EQ(status, 413);
   EXPECT_EQ(UsidOf("user_id", "u-0"), "<none>");
+  // Just under the limit is taken (each message under 32 KB).
+  batch.resize(8 * 1024 / 31);
+  ASSERT_LT(json::serialize(batch).size(), 8u * 1024 * 1024);
+  EXPECT_TRUE(IsIngestAnswer(Send(kSegment, batch), static_cast<int>(batch.size()), 0));
 }
 
 TEST_F(IngestApiTest, SegmentSignatureIsVerifiedWhenTheProjectSetsASecret) {
