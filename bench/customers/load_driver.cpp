@@ -106,6 +106,9 @@ struct PhaseRun {
 
   void RecordAnswer(SteadyTime sent, SteadyTime answered) {
     result.latencies.push_back(answered - sent);
+    if (answered >= deadline) {
+      return;  // the tail of requests in flight at the end would show as a tiny last second
+    }
     auto second = static_cast<size_t>((answered - start) / std::chrono::seconds(1));
     if (second >= result.answered_per_second.size()) {
       result.answered_per_second.resize(second + 1, 0);

@@ -72,7 +72,7 @@ struct PhaseResult {
   std::chrono::nanoseconds client_cpu{0};           // CPU time this client thread used
   std::vector<std::chrono::nanoseconds> latencies;  // send to full answer, of answered requests
   std::vector<std::string> error_samples;           // the first few failure reasons
-  std::vector<uint64_t> answered_per_second;        // answers in each second since the start
+  std::vector<uint64_t> answered_per_second;        // answers in each second before the end
 
   double RequestsPerSecond() const;
   // The share of one core the client used: near 1.0 means the client, not the server, set the rate.
