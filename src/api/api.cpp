@@ -36,7 +36,7 @@ std::string PresentedKey(const http::Request& req) {
 
 }  // namespace
 
-Api::Api(ApiDeps deps) : deps_(deps) {
+Api::Api(ApiDeps deps) : deps_(deps), ingest_limiter_(deps.clock) {
   AddSettingsRoutes(*this);
   AddCustomerRoutes(*this);
   AddCompanyRoutes(*this);
@@ -97,6 +97,15 @@ http::Response Api::Authorize(http::Request& req, Access access, const ApiHandle
   }
   auto project = LoadProject(key->project_id);
   if (!project.ok()) return ErrorResponse(project.status());
+  if (access == Access::kIngestion) {
+    if (auto wait = ingest_limiter_.Take(*project)) {
+      deps_.metrics.Count("xoal_ingest_requests_rate_limited_total");
+      http::Response r = ErrorResponse(Status::RateLimited(
+          "over the project's ingestion rate limit; retry after the Retry-After seconds"));
+      r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+      return r;
+    }
+  }
   ApiCall call{req, std::move(*key), std::move(*project)};
   return handler(call);
 }

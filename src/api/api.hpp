@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "api/api_util.hpp"
+#include "api/rate_limiter.hpp"
 #include "common/clock.hpp"
 #include "core/keys.hpp"
 #include "http/metrics.hpp"
@@ -51,6 +52,7 @@ class Api {
   Result<store::Project> LoadProject(const std::string& id);
 
   ApiDeps deps_;
+  RateLimiter ingest_limiter_;
   http::Router router_;
   std::mutex mu_;
   std::unordered_map<std::string, store::Project> projects_;  // guarded by mu_

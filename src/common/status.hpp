@@ -62,6 +62,9 @@ class [[nodiscard]] Status {
   static Status UnsupportedMedia(std::string message) {
     return Status(StatusCode::kUnsupportedMedia, std::move(message));
   }
+  static Status RateLimited(std::string message) {
+    return Status(StatusCode::kRateLimited, std::move(message));
+  }
   static Status Unavailable(std::string message) {
     return Status(StatusCode::kUnavailable, std::move(message));
   }

@@ -16,7 +16,28 @@ json::object DefaultSettings() {
                       {"users_timezone", false},
                       {"languages", json::array{"English"}},
                       {"default_language", "English"},
-                      {"sources", json::object{}}};
+                      {"sources", json::object{}},
+                      {"ingest_rate_limit", nullptr}};
+}
+
+// null (no limit) or {"requests_per_second": R > 0, "burst": B >= 1 (default R)}.
+Status ValidateRateLimit(const json::value& v) {
+  if (v.is_null()) return Status::Ok();
+  const std::string field = "ingest_rate_limit";
+  if (!v.is_object()) return Status::InvalidArgument(field + " must be an object or null", field);
+  for (const auto& [k, x] : v.get_object()) {
+    if ((k != "requests_per_second" && k != "burst") || !x.is_number() ||
+        x.to_number<double>() <= 0 || (k == "burst" && x.to_number<double>() < 1)) {
+      return Status::InvalidArgument(
+          "ingest_rate_limit takes requests_per_second > 0 and burst >= 1",
+          field + "." + std::string(k));
+    }
+  }
+  if (!v.get_object().contains("requests_per_second")) {
+    return Status::InvalidArgument("ingest_rate_limit needs requests_per_second",
+                                   field + ".requests_per_second");
+  }
+  return Status::Ok();
 }
 
 Status ValidateName(const json::value& v) {
@@ -125,6 +146,9 @@ Result<store::Project> ApplyProjectPatch(store::Project p, const json::object& p
     } else if (key == "users_timezone") {
       if (!v.is_bool()) return Status::InvalidArgument("users_timezone must be a boolean", key);
       settings["users_timezone"] = v;
+    } else if (key == "ingest_rate_limit") {
+      XOAL_RETURN_IF_ERROR(ValidateRateLimit(v));
+      settings["ingest_rate_limit"] = v;
     } else if (key == "sources") {
       XOAL_RETURN_IF_ERROR(ApplySources(settings, v));
     } else if (key != "languages" && key != "default_language") {
