@@ -97,6 +97,11 @@ class IngestApiTest : public IngestTest {
     }
     return http_->Request("POST", kSegment, std::move(body), headers);
   }
+  ::testing::AssertionResult SetSegmentSecret(const std::string& secret) {
+    json::object sources{{"segment", json::object{{"secret", secret}}}};
+    return HasStatus(http_->Patch("/api/v1/project", json::object{{"sources", sources}}, key()),
+                     200);
+  }
   // The timestamp of the only event of the profile with `user_id`.
   std::string OnlyEventTime(std::string_view user_id) {
     auto events = EventsOf(UsidOf("user_id", user_id));
@@ -196,12 +201,7 @@ TEST_F(IngestApiTest, OversizeRequestIs413) {
 
 TEST_F(IngestApiTest, SegmentSignatureIsVerifiedWhenTheProjectSetsASecret) {
   const std::string secret = "whsec-test-1";
-  ASSERT_TRUE(HasStatus(
-      http_->Patch("/api/v1/project",
-                   json::object{{"sources", json::object{{"segment",
-                                                          json::object{{"secret", secret}}}}}},
-                   key()),
-      200));
+  ASSERT_TRUE(SetSegmentSecret(secret));
   std::string single = json::serialize(Track("u-signed", "Signed", "m-signed"));
   // What Webhooks (Actions) sends in batch mode: a bare array, with X-Signature over the first
   // event alone as JSON.stringify renders it.
@@ -227,12 +227,7 @@ TEST_F(IngestApiTest, SegmentSignatureIsVerifiedWhenTheProjectSetsASecret) {
 // signature is over those bytes, so the server must not re-serialize the first event its own way.
 TEST_F(IngestApiTest, BatchSignatureOverFirstEventWithDecimalsAndEscapes) {
   const std::string secret = "whsec-test-2";
-  ASSERT_TRUE(HasStatus(
-      http_->Patch("/api/v1/project",
-                   json::object{{"sources", json::object{{"segment",
-                                                          json::object{{"secret", secret}}}}}},
-                   key()),
-      200));
+  ASSERT_TRUE(SetSegmentSecret(secret));
   std::string first =
       R"({"type":"track","userId":"u-dec","event":"Order \"Completed\"",)"
       R"("properties":{"total":19.99,"city":"Solmsstraße"},"messageId":"m-d1"})";
