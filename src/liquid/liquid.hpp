@@ -6,9 +6,10 @@
 // global state, so the same inputs always give the same output. A Template is immutable and may be
 // rendered from any number of threads at once. TemplateCache memoizes Parse() and is thread-safe.
 //
-// Semantics follow "standard" Liquid (Shopify/liquid as reference). Not supported: include, render,
-// tablerow-free file systems do not exist in Xoal, so `include`/`render` fail to parse with a
-// message saying so. See README.md in this folder for the full list.
+// Semantics follow "standard" Liquid, with Shopify/liquid as the reference (checked against the
+// golden-liquid suite and, differentially, against liquidjs). `include` and `render` are not
+// supported: Xoal has no file system of templates, so they fail to parse with a message saying
+// so. Where Liquid leaves output undefined, an object renders as its JSON text. See README.md.
 #pragma once
 
 #include <cstddef>
@@ -53,8 +54,9 @@ Result<std::shared_ptr<const Template>> Parse(std::string_view source);
 
 struct RenderOptions {
   // Strict: an undefined variable or an unknown filter is an error naming it with its line and
-  // column. Lax (the default): an undefined variable renders as nothing (nil), an unknown filter
-  // makes the expression render as nothing.
+  // column; a variable directly followed by `| default: ...` may still be undefined. Lax (the
+  // default): an undefined variable is nil (renders as nothing), and an expression using an
+  // unknown filter renders as nothing.
   bool strict_variables = false;
   bool strict_filters = false;
 

@@ -256,7 +256,7 @@ class Renderer {
   }
 
   Val Undefined(const Expr& e, std::string_view what) {
-    if (options_.strict_variables) {
+    if (options_.strict_variables && !lenient_) {
       return FailVal(e.pos, "undefined variable '" + std::string(what) + "'");
     }
     return Val();
@@ -309,7 +309,10 @@ class Renderer {
     if (!fe.base) {
       return Val();
     }
+    // `x | default: ...` is how a template says "x may be missing", so strict mode lets it be.
+    lenient_ = !fe.filters.empty() && fe.filters.front().name == "default";
     Val v = Eval(*fe.base);
+    lenient_ = false;
     for (const FilterCall& f : fe.filters) {
       if (failed()) {
         return Val();
@@ -789,6 +792,7 @@ class Renderer {
   std::string ifchanged_last_;
   uint64_t iterations_ = 0;
   size_t depth_ = 0;
+  bool lenient_ = false;  // while evaluating the input of a `default` filter
 };
 
 }  // namespace
