@@ -376,6 +376,12 @@ Val StripHtml(FilterEnv&, const Val& in, const FilterArgs&) {
   std::string out;
   size_t i = 0;
   while (i < s.size()) {
+    size_t lt = s.find('<', i);
+    out.append(s, i, lt == std::string::npos ? std::string::npos : lt - i);
+    if (lt == std::string::npos) {
+      break;
+    }
+    i = lt;
     bool skipped = false;
     for (const auto& [open, close] : kBlocks) {
       if (s.compare(i, open.size(), open) == 0) {
@@ -390,14 +396,12 @@ Val StripHtml(FilterEnv&, const Val& in, const FilterArgs&) {
     if (skipped) {
       continue;
     }
-    if (s[i] == '<') {
-      size_t end = s.find('>', i + 1);
-      if (end != std::string::npos) {
-        i = end + 1;
-        continue;
-      }
+    size_t end = s.find('>', i + 1);
+    if (end == std::string::npos) {
+      out.append(s, i, std::string::npos);
+      break;
     }
-    out += s[i++];
+    i = end + 1;
   }
   return Val::Own(json::string(out));
 }

@@ -162,13 +162,13 @@ class Renderer {
     return Val();
   }
 
-  // One lookup step on `cur`. Arrays and hashes also answer size/first/last, as in Shopify.
-  static Val Step(const Val& cur, const json::value& key, bool& found) {
+  // One lookup step on `cur` by name. Arrays and hashes also answer size/first/last, as in
+  // Shopify.
+  static Val StepByName(const Val& cur, std::string_view k, bool& found) {
     found = true;
     const json::value& c = cur.get();
     bool stable = cur.stable();
-    if (key.is_string()) {
-      std::string_view k = key.get_string().subview();
+    {
       if (c.is_object()) {
         const json::object& o = c.get_object();
         if (auto it = o.find(k); it != o.end()) {
@@ -196,7 +196,19 @@ class Renderer {
           return Val::Own(SizeOf(c));
         }
       }
-    } else if (key.is_int64() && c.is_array()) {
+    }
+    found = false;
+    return Val();
+  }
+
+  // One lookup step on `cur` by an evaluated `[key]`.
+  static Val Step(const Val& cur, const json::value& key, bool& found) {
+    if (key.is_string()) {
+      return StepByName(cur, key.get_string().subview(), found);
+    }
+    found = true;
+    const json::value& c = cur.get();
+    if (key.is_int64() && c.is_array()) {
       const json::array& a = c.get_array();
       int64_t i = key.get_int64();
       int64_t n = static_cast<int64_t>(a.size());
@@ -204,7 +216,7 @@ class Renderer {
         i += n;
       }
       if (i >= 0 && i < n) {
-        return Val::Ref(a[static_cast<size_t>(i)], stable);
+        return Val::Ref(a[static_cast<size_t>(i)], cur.stable());
       }
     }
     found = false;
@@ -246,7 +258,7 @@ class Renderer {
         }
         cur = Step(cur, k.get(), found);
       } else {
-        cur = Step(cur, json::value(json::string(s.key)), found);
+        cur = StepByName(cur, s.key, found);
       }
       if (!found) {
         return Undefined(e, s.index ? "[...]" : s.key);
