@@ -6,11 +6,11 @@
 //
 // Figures: renders/s for a parsed template (the hot path: templates come from TemplateCache),
 // the cost of a parse, and a cache lookup plus render.
+#include <benchmark/benchmark.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-
-#include <benchmark/benchmark.h>
 
 #include "common/json.hpp"
 #include "liquid/liquid.hpp"
@@ -130,20 +130,25 @@ constexpr const char* kEmail = R"LIQUID(<!DOCTYPE html>
 
 json::value Customer() {
   json::array recommendations;
-  const char* titles[] = {"Merino crew sweater", "Trail running shoes with recycled soles",
-                          "Insulated steel bottle 750 ml", "Organic cotton tee",
-                          "Packable rain shell", "Wool beanie", "Canvas tote"};
+  const char* titles[] = {"Merino crew sweater",
+                          "Trail running shoes with recycled soles",
+                          "Insulated steel bottle 750 ml",
+                          "Organic cotton tee",
+                          "Packable rain shell",
+                          "Wool beanie",
+                          "Canvas tote"};
   for (int i = 0; i < 7; ++i) {
-    recommendations.push_back(json::object{
-        {"handle", "product-" + std::to_string(i)},
-        {"title", titles[i]},
-        {"image", "https://cdn.example.com/img/p" + std::to_string(i) + ".jpg"},
-        {"description", "<p>Made to last, <b>light</b> on the planet. Soft, breathable and easy "
-                        "to care for, it goes from the trail to the office without a thought."
-                        "</p>"},
-        {"price", 2900 + i * 1150},
-        {"compare_at_price", i % 2 == 0 ? 4900 + i * 1000 : 0},
-        {"tags", i % 3 == 0 ? json::array{"new", "sale"} : json::array{"sale"}}});
+    recommendations.push_back(
+        json::object{{"handle", "product-" + std::to_string(i)},
+                     {"title", titles[i]},
+                     {"image", "https://cdn.example.com/img/p" + std::to_string(i) + ".jpg"},
+                     {"description",
+                      "<p>Made to last, <b>light</b> on the planet. Soft, breathable and easy "
+                      "to care for, it goes from the trail to the office without a thought."
+                      "</p>"},
+                     {"price", 2900 + i * 1150},
+                     {"compare_at_price", i % 2 == 0 ? 4900 + i * 1000 : 0},
+                     {"tags", i % 3 == 0 ? json::array{"new", "sale"} : json::array{"sale"}}});
   }
   json::array orders;
   for (int i = 0; i < 5; ++i) {
@@ -154,35 +159,34 @@ json::value Customer() {
                                   {"items", "sweater, socks"}});
   }
   return json::object{
-      {"customer",
-       json::object{{"first_name", " ada "},
-                    {"last_name", "Lovelace"},
-                    {"email", "ada+news@example.com"},
-                    {"user_id", "usr_8f3k2j9d"},
-                    {"language", "en"},
-                    {"plan", "pro"},
-                    {"lifetime_value", 1480},
-                    {"created_at", "2023-04-18T09:12:44Z"},
-                    {"unsubscribe_token", "tok_1b2c3d4e5f"},
-                    {"tags", json::array{"outdoor", "running", "wool"}},
-                    {"orders", std::move(orders)}}},
+      {"customer", json::object{{"first_name", " ada "},
+                                {"last_name", "Lovelace"},
+                                {"email", "ada+news@example.com"},
+                                {"user_id", "usr_8f3k2j9d"},
+                                {"language", "en"},
+                                {"plan", "pro"},
+                                {"lifetime_value", 1480},
+                                {"created_at", "2023-04-18T09:12:44Z"},
+                                {"unsubscribe_token", "tok_1b2c3d4e5f"},
+                                {"tags", json::array{"outdoor", "running", "wool"}},
+                                {"orders", std::move(orders)}}},
       {"event", json::object{{"name", "viewed_product"}, {"timestamp", "2026-11-28T18:40:00Z"}}},
       {"trigger", json::object{{"campaign", "winter picks 2026"},
                                {"offer_ends", "2026-12-24"},
                                {"recommendations", std::move(recommendations)}}},
-      {"project", json::object{{"name", "Northwind Outfitters"},
-                               {"url", "https://shop.example.com"},
-                               {"default_language", "en"},
-                               {"currency", "EUR"},
-                               {"vip_discount", 0.15},
-                               {"social", json::array{
-                                   json::object{{"name", "instagram"},
-                                                {"url", "https://instagram.com/northwind"}},
-                                   json::object{{"name", "youtube"},
-                                                {"url", "https://youtube.com/@northwind"}},
-                                   json::object{{"name", "strava"},
-                                                {"url", "https://strava.com/clubs/northwind"}}}},
-                               {"address", "Northwind Outfitters\n12 Harbour St\nDublin"}}}};
+      {"project",
+       json::object{
+           {"name", "Northwind Outfitters"},
+           {"url", "https://shop.example.com"},
+           {"default_language", "en"},
+           {"currency", "EUR"},
+           {"vip_discount", 0.15},
+           {"social",
+            json::array{
+                json::object{{"name", "instagram"}, {"url", "https://instagram.com/northwind"}},
+                json::object{{"name", "youtube"}, {"url", "https://youtube.com/@northwind"}},
+                json::object{{"name", "strava"}, {"url", "https://strava.com/clubs/northwind"}}}},
+           {"address", "Northwind Outfitters\n12 Harbour St\nDublin"}}}};
 }
 
 RenderOptions Options() {
@@ -222,8 +226,8 @@ void BM_RenderMarketingEmail(benchmark::State& state) {
     bytes = out->size();
     benchmark::DoNotOptimize(out);
   }
-  state.counters["renders/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                   benchmark::Counter::kIsRate);
+  state.counters["renders/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["template_bytes"] = static_cast<double>(std::string_view(kEmail).size());
   state.counters["output_bytes"] = static_cast<double>(bytes);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
@@ -235,8 +239,8 @@ void BM_ParseMarketingEmail(benchmark::State& state) {
     auto tmpl = Parse(kEmail);
     benchmark::DoNotOptimize(tmpl);
   }
-  state.counters["parses/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["parses/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ParseMarketingEmail);
 
@@ -249,8 +253,8 @@ void BM_CacheGetAndRender(benchmark::State& state) {
     auto out = Render(**tmpl, data, options);
     benchmark::DoNotOptimize(out);
   }
-  state.counters["renders/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                   benchmark::Counter::kIsRate);
+  state.counters["renders/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_CacheGetAndRender);
 

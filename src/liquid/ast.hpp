@@ -33,10 +33,10 @@ struct Expr {
 
   Kind kind = Kind::kLiteral;
   Pos pos;
-  json::value literal;          // kLiteral
-  std::vector<PathStep> path;   // kVariable: path[0] is the top-level name (or bracketed index)
-  ExprPtr range_start;          // kRange
-  ExprPtr range_end;            // kRange
+  json::value literal;         // kLiteral
+  std::vector<PathStep> path;  // kVariable: path[0] is the top-level name (or bracketed index)
+  ExprPtr range_start;         // kRange
+  ExprPtr range_end;           // kRange
 };
 
 struct FilterDef;
@@ -118,8 +118,8 @@ struct TablerowNode {
 struct BreakNode {};
 struct ContinueNode {};
 struct CycleNode {
-  ExprPtr group;       // null: the group is the text of the values
-  std::string key;     // the group name when no group expression is given
+  ExprPtr group;    // null: the group is the text of the values
+  std::string key;  // the group name when no group expression is given
   std::vector<ExprPtr> values;
 };
 struct AssignNode {

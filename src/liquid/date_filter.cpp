@@ -336,8 +336,8 @@ std::optional<DateTime> ParseDateString(std::string_view s) {
   if (!sc.AtEnd()) {
     return std::nullopt;
   }
-  int64_t local = DaysFromCivil(f.year, f.month, f.day) * 86400 + f.hour * 3600 + f.minute * 60 +
-                  f.second;
+  int64_t local =
+      DaysFromCivil(f.year, f.month, f.day) * 86400 + f.hour * 3600 + f.minute * 60 + f.second;
   return DateTime{local - f.offset, f.nanos, f.offset, f.has_zone && f.offset != 0};
 }
 
@@ -367,15 +367,14 @@ std::optional<DateTime> ToDateTime(const json::value& v, const RenderOptions& op
       needs_now = true;
       return std::nullopt;
     }
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  options.now->time_since_epoch())
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options.now->time_since_epoch())
                   .count();
     int64_t secs = ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
     return DateTime{secs, ns - secs * 1000000000, 0, false};
   }
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(
-                                                                   static_cast<unsigned char>(c));
-                                                               })) {
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      })) {
     int64_t secs = 0;
     if (std::from_chars(s.data(), s.data() + s.size(), secs).ec != std::errc()) {
       return std::nullopt;
@@ -438,33 +437,85 @@ void AppendDirective(std::string& out, const DateTime& t, const Broken& b, char 
   auto text = [&](std::string s) { out += flag == '^' ? Upper(std::move(s)) : s; };
   int64_t hour12 = b.hour % 12 == 0 ? 12 : b.hour % 12;
   switch (c) {
-    case 'Y': AppendPadded(out, b.date.year, 4, '0', flag == '^' ? 0 : flag); break;
-    case 'C': AppendPadded(out, b.date.year / 100, 2, '0', flag); break;
-    case 'y': AppendPadded(out, b.date.year % 100, 2, '0', flag); break;
-    case 'm': AppendPadded(out, b.date.month, 2, '0', flag); break;
-    case 'd': AppendPadded(out, b.date.day, 2, '0', flag); break;
-    case 'e': AppendPadded(out, b.date.day, 2, ' ', flag); break;
-    case 'j': AppendPadded(out, b.yday, 3, '0', flag); break;
-    case 'H': AppendPadded(out, b.hour, 2, '0', flag); break;
-    case 'k': AppendPadded(out, b.hour, 2, ' ', flag); break;
-    case 'I': AppendPadded(out, hour12, 2, '0', flag); break;
-    case 'l': AppendPadded(out, hour12, 2, ' ', flag); break;
-    case 'M': AppendPadded(out, b.minute, 2, '0', flag); break;
-    case 'S': AppendPadded(out, b.second, 2, '0', flag); break;
-    case 'L': AppendPadded(out, t.nanos / 1000000, 3, '0', 0); break;
-    case 'N': AppendPadded(out, t.nanos, 9, '0', 0); break;
-    case 'B': text(std::string(kMonths[b.date.month - 1])); break;
+    case 'Y':
+      AppendPadded(out, b.date.year, 4, '0', flag == '^' ? 0 : flag);
+      break;
+    case 'C':
+      AppendPadded(out, b.date.year / 100, 2, '0', flag);
+      break;
+    case 'y':
+      AppendPadded(out, b.date.year % 100, 2, '0', flag);
+      break;
+    case 'm':
+      AppendPadded(out, b.date.month, 2, '0', flag);
+      break;
+    case 'd':
+      AppendPadded(out, b.date.day, 2, '0', flag);
+      break;
+    case 'e':
+      AppendPadded(out, b.date.day, 2, ' ', flag);
+      break;
+    case 'j':
+      AppendPadded(out, b.yday, 3, '0', flag);
+      break;
+    case 'H':
+      AppendPadded(out, b.hour, 2, '0', flag);
+      break;
+    case 'k':
+      AppendPadded(out, b.hour, 2, ' ', flag);
+      break;
+    case 'I':
+      AppendPadded(out, hour12, 2, '0', flag);
+      break;
+    case 'l':
+      AppendPadded(out, hour12, 2, ' ', flag);
+      break;
+    case 'M':
+      AppendPadded(out, b.minute, 2, '0', flag);
+      break;
+    case 'S':
+      AppendPadded(out, b.second, 2, '0', flag);
+      break;
+    case 'L':
+      AppendPadded(out, t.nanos / 1000000, 3, '0', 0);
+      break;
+    case 'N':
+      AppendPadded(out, t.nanos, 9, '0', 0);
+      break;
+    case 'B':
+      text(std::string(kMonths[b.date.month - 1]));
+      break;
     case 'b':
-    case 'h': text(std::string(kMonths[b.date.month - 1].substr(0, 3))); break;
-    case 'A': text(std::string(kDays[static_cast<size_t>(b.weekday)])); break;
-    case 'a': text(std::string(kDays[static_cast<size_t>(b.weekday)].substr(0, 3))); break;
-    case 'p': out += flag == '#' ? (b.hour < 12 ? "am" : "pm") : (b.hour < 12 ? "AM" : "PM"); break;
-    case 'P': out += b.hour < 12 ? "am" : "pm"; break;
-    case 'u': out += std::to_string(b.weekday == 0 ? 7 : b.weekday); break;
-    case 'w': out += std::to_string(b.weekday); break;
-    case 'U': AppendPadded(out, (b.yday + 6 - b.weekday) / 7, 2, '0', flag); break;
-    case 'W': AppendPadded(out, (b.yday + 6 - (b.weekday + 6) % 7) / 7, 2, '0', flag); break;
-    case 's': out += std::to_string(t.epoch); break;
+    case 'h':
+      text(std::string(kMonths[b.date.month - 1].substr(0, 3)));
+      break;
+    case 'A':
+      text(std::string(kDays[static_cast<size_t>(b.weekday)]));
+      break;
+    case 'a':
+      text(std::string(kDays[static_cast<size_t>(b.weekday)].substr(0, 3)));
+      break;
+    case 'p':
+      out += flag == '#' ? (b.hour < 12 ? "am" : "pm") : (b.hour < 12 ? "AM" : "PM");
+      break;
+    case 'P':
+      out += b.hour < 12 ? "am" : "pm";
+      break;
+    case 'u':
+      out += std::to_string(b.weekday == 0 ? 7 : b.weekday);
+      break;
+    case 'w':
+      out += std::to_string(b.weekday);
+      break;
+    case 'U':
+      AppendPadded(out, (b.yday + 6 - b.weekday) / 7, 2, '0', flag);
+      break;
+    case 'W':
+      AppendPadded(out, (b.yday + 6 - (b.weekday + 6) % 7) / 7, 2, '0', flag);
+      break;
+    case 's':
+      out += std::to_string(t.epoch);
+      break;
     case 'z': {
       int32_t off = t.utc_offset;
       out += off < 0 ? '-' : '+';
@@ -473,18 +524,38 @@ void AppendDirective(std::string& out, const DateTime& t, const Broken& b, char 
       AppendPadded(out, (off / 60) % 60, 2, '0', 0);
       break;
     }
-    case 'Z': out += t.has_zone ? "" : "UTC"; break;
-    case 'F': out += Strftime(t, "%Y-%m-%d"); break;
+    case 'Z':
+      out += t.has_zone ? "" : "UTC";
+      break;
+    case 'F':
+      out += Strftime(t, "%Y-%m-%d");
+      break;
     case 'D':
-    case 'x': out += Strftime(t, "%m/%d/%y"); break;
+    case 'x':
+      out += Strftime(t, "%m/%d/%y");
+      break;
     case 'T':
-    case 'X': out += Strftime(t, "%H:%M:%S"); break;
-    case 'R': out += Strftime(t, "%H:%M"); break;
-    case 'r': out += Strftime(t, "%I:%M:%S %p"); break;
-    case 'c': out += Strftime(t, "%a %b %e %H:%M:%S %Y"); break;
-    case 'n': out += '\n'; break;
-    case 't': out += '\t'; break;
-    case '%': out += '%'; break;
+    case 'X':
+      out += Strftime(t, "%H:%M:%S");
+      break;
+    case 'R':
+      out += Strftime(t, "%H:%M");
+      break;
+    case 'r':
+      out += Strftime(t, "%I:%M:%S %p");
+      break;
+    case 'c':
+      out += Strftime(t, "%a %b %e %H:%M:%S %Y");
+      break;
+    case 'n':
+      out += '\n';
+      break;
+    case 't':
+      out += '\t';
+      break;
+    case '%':
+      out += '%';
+      break;
     default:
       out += '%';
       if (flag) {

@@ -215,12 +215,23 @@ Val Rstrip(FilterEnv&, const Val& in, const FilterArgs&) {
 
 void AppendEscaped(std::string& out, char c) {
   switch (c) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&quot;"; break;
-    case '\'': out += "&#39;"; break;
-    default: out += c;
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\'':
+      out += "&#39;";
+      break;
+    default:
+      out += c;
   }
 }
 
@@ -371,8 +382,8 @@ Val NewlineToBr(FilterEnv&, const Val& in, const FilterArgs&) {
 // Removes <script>...</script>, <style>...</style> and <!-- ... --> blocks, then every tag.
 Val StripHtml(FilterEnv&, const Val& in, const FilterArgs&) {
   std::string s = Str(in);
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kBlocks = {{
-      {"<script", "</script>"}, {"<!--", "-->"}, {"<style", "</style>"}}};
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kBlocks = {
+      {{"<script", "</script>"}, {"<!--", "-->"}, {"<style", "</style>"}}};
   std::string out;
   size_t i = 0;
   while (i < s.size()) {
@@ -528,8 +539,8 @@ Val Slice(FilterEnv& env, const Val& in, const FilterArgs& a) {
   }
   bool is_array = in->is_array();
   std::string s = is_array ? std::string() : Str(in);
-  int64_t size = is_array ? static_cast<int64_t>(in->get_array().size())
-                          : static_cast<int64_t>(Utf8Length(s));
+  int64_t size =
+      is_array ? static_cast<int64_t>(in->get_array().size()) : static_cast<int64_t>(Utf8Length(s));
   int64_t from = *start < 0 ? *start + size : *start;
   if (from < 0 || from > size || length < 0) {
     return is_array ? Val::Own(json::array()) : Val::Own(json::string());
@@ -566,9 +577,15 @@ Val UrlEncode(FilterEnv&, const Val& in, const FilterArgs&) {
 }
 
 int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
   return -1;
 }
 
@@ -648,8 +665,12 @@ std::optional<std::string> Base64Decode(std::string s, bool url_safe) {
       n = (n << 6) | static_cast<uint32_t>(d);
     }
     out += static_cast<char>((n >> 16) & 255);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 255);
-    if (pad < 1) out += static_cast<char>(n & 255);
+    if (pad < 2) {
+      out += static_cast<char>((n >> 8) & 255);
+    }
+    if (pad < 1) {
+      out += static_cast<char>(n & 255);
+    }
   }
   return out;
 }
@@ -920,7 +941,9 @@ PropResult FetchProperty(const json::value& item, const json::value& prop, json:
     if (prop.is_int64()) {
       int64_t i = prop.get_int64();
       int64_t n = static_cast<int64_t>(Utf8Length(s));
-      if (i < 0) i += n;
+      if (i < 0) {
+        i += n;
+      }
       if (i >= 0 && i < n) {
         out = json::string(Utf8Substr(s, static_cast<size_t>(i), 1));
       }
@@ -939,7 +962,9 @@ PropResult FetchProperty(const json::value& item, const json::value& prop, json:
     }
     const auto& arr = item.get_array();
     int64_t n = static_cast<int64_t>(arr.size());
-    if (i < 0) i += n;
+    if (i < 0) {
+      i += n;
+    }
     if (i >= 0 && i < n) {
       out = arr[static_cast<size_t>(i)];
     }
@@ -981,19 +1006,29 @@ Val FilterBy(FilterEnv& env, const Val& in, const FilterArgs& a, Select mode) {
     bool match = target ? JsonEqual(v, *target) : IsTruthy(v);
     switch (mode) {
       case Select::kWhere:
-        if (match) kept.push_back(items[i]);
+        if (match) {
+          kept.push_back(items[i]);
+        }
         break;
       case Select::kReject:
-        if (!match) kept.push_back(items[i]);
+        if (!match) {
+          kept.push_back(items[i]);
+        }
         break;
       case Select::kFind:
-        if (match) return Val::Own(items[i]);
+        if (match) {
+          return Val::Own(items[i]);
+        }
         break;
       case Select::kFindIndex:
-        if (match) return Val::Own(static_cast<int64_t>(i));
+        if (match) {
+          return Val::Own(static_cast<int64_t>(i));
+        }
         break;
       case Select::kHas:
-        if (match) return Val::Own(true);
+        if (match) {
+          return Val::Own(true);
+        }
         break;
     }
   }
@@ -1124,9 +1159,7 @@ Val SortImpl(FilterEnv& env, const Val& in, const FilterArgs& a, bool natural) {
   return Val::Own(std::move(out));
 }
 
-Val Sort(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  return SortImpl(env, in, a, false);
-}
+Val Sort(FilterEnv& env, const Val& in, const FilterArgs& a) { return SortImpl(env, in, a, false); }
 Val SortNatural(FilterEnv& env, const Val& in, const FilterArgs& a) {
   return SortImpl(env, in, a, true);
 }

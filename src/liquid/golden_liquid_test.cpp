@@ -1,6 +1,8 @@
 // Runs the golden-liquid conformance suite (jg-rp/golden-liquid, see
 // ../shared/fixtures/liquid/SOURCES.md) and prints the pass rate per category. A category is a
 // case's tags, or the first word of its name when it has none.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -8,8 +10,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "common/json.hpp"
 #include "liquid/liquid.hpp"
@@ -50,8 +50,8 @@ Outcome RunCase(const json::object& c) {
   json::value data = c.contains("data") ? c.at("data") : json::object();
 
   auto parsed = Parse(tmpl);
-  Result<std::string> rendered = parsed.ok() ? Render(**parsed, data, RenderOptions{})
-                                             : Result<std::string>(parsed.status());
+  Result<std::string> rendered =
+      parsed.ok() ? Render(**parsed, data, RenderOptions{}) : Result<std::string>(parsed.status());
   if (invalid) {
     if (!rendered.ok()) {
       return {true, ""};
@@ -128,18 +128,19 @@ TEST(GoldenLiquidTest, PassesEverySupportedCategory) {
     if (!o.ok && skipped) {
       skipped_failures++;
     } else if (!o.ok) {
-      ADD_FAILURE() << "case \"" << c.at("name").as_string() << "\"\n  template: "
-                    << json::serialize(c.at("template")) << "\n  " << o.detail;
+      ADD_FAILURE() << "case \"" << c.at("name").as_string()
+                    << "\"\n  template: " << json::serialize(c.at("template")) << "\n  "
+                    << o.detail;
     }
   }
 
-  std::printf("golden-liquid: %d/%d cases pass (%.1f%%); %d failures in skipped categories\n",
-              pass, total, 100.0 * pass / total, skipped_failures);
+  std::printf("golden-liquid: %d/%d cases pass (%.1f%%); %d failures in skipped categories\n", pass,
+              total, 100.0 * pass / total, skipped_failures);
   for (const auto& [cat, t] : tally) {
     auto skip = SkippedCategories().find(cat);
-    std::printf("  %-32s %4d/%-4d %6.1f%%%s\n", cat.c_str(), t.pass, t.total,
-                100.0 * t.pass / t.total,
-                skip == SkippedCategories().end() ? "" : ("  (skipped: " + skip->second + ")").c_str());
+    std::printf(
+        "  %-32s %4d/%-4d %6.1f%%%s\n", cat.c_str(), t.pass, t.total, 100.0 * t.pass / t.total,
+        skip == SkippedCategories().end() ? "" : ("  (skipped: " + skip->second + ")").c_str());
   }
 }
 

@@ -34,9 +34,7 @@ size_t ScanNumber(std::string_view s, size_t i, bool& is_float) {
 
 }  // namespace
 
-bool IsIdentStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
 bool IsIdentChar(char c) { return IsIdentStart(c) || IsDigit(c) || c == '-'; }
 
@@ -89,13 +87,27 @@ std::optional<std::vector<Tok>> Lex(std::string_view s, size_t base, LexError& e
     } else {
       TokKind kind;
       switch (c) {
-        case '[': kind = TokKind::kLBracket; break;
-        case ']': kind = TokKind::kRBracket; break;
-        case '(': kind = TokKind::kLParen; break;
-        case ')': kind = TokKind::kRParen; break;
-        case '|': kind = TokKind::kPipe; break;
-        case ':': kind = TokKind::kColon; break;
-        case ',': kind = TokKind::kComma; break;
+        case '[':
+          kind = TokKind::kLBracket;
+          break;
+        case ']':
+          kind = TokKind::kRBracket;
+          break;
+        case '(':
+          kind = TokKind::kLParen;
+          break;
+        case ')':
+          kind = TokKind::kRParen;
+          break;
+        case '|':
+          kind = TokKind::kPipe;
+          break;
+        case ':':
+          kind = TokKind::kColon;
+          break;
+        case ',':
+          kind = TokKind::kComma;
+          break;
         default:
           error = {base + start, std::string("unexpected character '") + c + "'"};
           return std::nullopt;

@@ -1,12 +1,12 @@
 #include "liquid/liquid.hpp"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace xoal::liquid {
 namespace {
@@ -21,7 +21,7 @@ json::value Data(std::string_view text) {
 
 // Parses and renders; a failure comes back as "ERROR: <message>" so tests can compare strings.
 std::string RenderText(std::string_view source, const json::value& data = json::object(),
-                const RenderOptions& options = {}) {
+                       const RenderOptions& options = {}) {
   auto t = Parse(source);
   if (!t.ok()) {
     return "ERROR: " + t.status().message();
@@ -38,14 +38,17 @@ TEST(LiquidTest, RendersCustomerFieldsWithDefault) {
   EXPECT_EQ(RenderText("Hi {{ customer.first_name | default: 'there' }}!", data), "Hi Ada!");
   EXPECT_EQ(RenderText("Hi {{ customer.nickname | default: 'there' }}!", data), "Hi there!");
   EXPECT_EQ(RenderText("{{ customer.orders[0].total | times: 2 }}", data), "24");
-  EXPECT_EQ(RenderText("{{ customer.orders.size }} {{ customer.orders.first.total }}", data), "1 12");
+  EXPECT_EQ(RenderText("{{ customer.orders.size }} {{ customer.orders.first.total }}", data),
+            "1 12");
 }
 
 TEST(LiquidTest, RendersValuesTheWayRubyPrintsThem) {
-  EXPECT_EQ(RenderText("{{ 5.0 }} {{ 0.1 | plus: 0.2 }} {{ 10 | divided_by: 4.0 }}"), "5.0 0.3 2.5");
+  EXPECT_EQ(RenderText("{{ 5.0 }} {{ 0.1 | plus: 0.2 }} {{ 10 | divided_by: 4.0 }}"),
+            "5.0 0.3 2.5");
   EXPECT_EQ(RenderText("{{ n }}", Data(R"({"n": 1e20})")), "1.0e+20");
   EXPECT_EQ(RenderText("{{ a }}", Data(R"({"a": ["x", ["y", null], 3]})")), "xy3");
-  EXPECT_EQ(RenderText("{{ t }} {{ f }} {{ nil }}", Data(R"({"t": true, "f": false})")), "true false ");
+  EXPECT_EQ(RenderText("{{ t }} {{ f }} {{ nil }}", Data(R"({"t": true, "f": false})")),
+            "true false ");
 }
 
 // Shopify leaves a hash's output undefined; JSON is what a webhook body wants.
@@ -62,16 +65,20 @@ TEST(LiquidTest, WhitespaceControlStripsNewlines) {
 // ---- tags -------------------------------------------------------------------------------------
 
 TEST(LiquidTest, ForLoopVariablesAndModifiers) {
-  EXPECT_EQ(RenderText("{% for i in (1..5) limit: 2 offset: 1 %}{{ forloop.index }}:{{ i }} {% endfor %}"),
+  EXPECT_EQ(RenderText(
+                "{% for i in (1..5) limit: 2 offset: 1 %}{{ forloop.index }}:{{ i }} {% endfor %}"),
             "1:2 2:3 ");
-  EXPECT_EQ(RenderText("{% for i in (1..3) reversed %}{{ i }}{% if forloop.last %}!{% endif %}{% endfor %}"),
-            "321!");
-  EXPECT_EQ(RenderText("{% for i in (1..2) %}{% for j in (1..2) %}{{ forloop.parentloop.index }}{{ j }} "
-                "{% endfor %}{% endfor %}"),
-            "11 12 21 22 ");
+  EXPECT_EQ(
+      RenderText(
+          "{% for i in (1..3) reversed %}{{ i }}{% if forloop.last %}!{% endif %}{% endfor %}"),
+      "321!");
+  EXPECT_EQ(
+      RenderText("{% for i in (1..2) %}{% for j in (1..2) %}{{ forloop.parentloop.index }}{{ j }} "
+                 "{% endfor %}{% endfor %}"),
+      "11 12 21 22 ");
   EXPECT_EQ(RenderText("{% for x in nothing %}x{% else %}empty{% endfor %}"), "empty");
   EXPECT_EQ(RenderText("{% for i in (1..9) %}{% if i == 3 %}{% break %}{% endif %}{% if i == 1 %}"
-                "{% continue %}{% endif %}{{ i }}{% endfor %}"),
+                       "{% continue %}{% endif %}{{ i }}{% endfor %}"),
             "2");
   EXPECT_EQ(RenderText("{% for i in (1..4) %}{% cycle 'a', 'b', 'c' %}{% endfor %}"), "abca");
 }
@@ -81,11 +88,12 @@ TEST(LiquidTest, ConditionsGroupToTheRight) {
   EXPECT_EQ(RenderText("{% if true or false and false %}y{% else %}n{% endif %}"), "y");
   EXPECT_EQ(RenderText("{% if false and false or true %}y{% else %}n{% endif %}"), "n");
   EXPECT_EQ(RenderText("{% if 'hello' contains 'ell' and tags contains 'vip' %}y{% endif %}",
-                Data(R"({"tags": ["new", "vip"]})")),
+                       Data(R"({"tags": ["new", "vip"]})")),
             "y");
-  EXPECT_EQ(RenderText("{% unless s == empty %}set{% endunless %}{% if b == blank %}blank{% endif %}",
-                Data(R"({"s": "", "b": "  "})")),
-            "blank");
+  EXPECT_EQ(
+      RenderText("{% unless s == empty %}set{% endunless %}{% if b == blank %}blank{% endif %}",
+                 Data(R"({"s": "", "b": "  "})")),
+      "blank");
 }
 
 TEST(LiquidTest, CaseWhenWithOrAndCommas) {
@@ -100,10 +108,12 @@ TEST(LiquidTest, CaseWhenWithOrAndCommas) {
 
 TEST(LiquidTest, AssignCaptureCountersRawComment) {
   EXPECT_EQ(RenderText("{% assign n = 'a,b' | split: ',' %}{{ n | join: '+' }}"), "a+b");
-  EXPECT_EQ(RenderText("{% capture x %}<{{ 1 | plus: 1 }}>{% endcapture %}{{ x }}{{ x }}"), "<2><2>");
+  EXPECT_EQ(RenderText("{% capture x %}<{{ 1 | plus: 1 }}>{% endcapture %}{{ x }}{{ x }}"),
+            "<2><2>");
   EXPECT_EQ(RenderText("{% increment c %}{% increment c %}{% decrement d %}"), "01-1");
-  EXPECT_EQ(RenderText("{% raw %}{{ x }}{% endraw %}{% comment %}{{ y }}{% endcomment %}{% # note %}"),
-            "{{ x }}");
+  EXPECT_EQ(
+      RenderText("{% raw %}{{ x }}{% endraw %}{% comment %}{{ y }}{% endcomment %}{% # note %}"),
+      "{{ x }}");
   EXPECT_EQ(RenderText("{% liquid\n assign x = 2\n if x > 1\n echo 'big'\n endif\n%}"), "big");
 }
 
@@ -114,7 +124,8 @@ TEST(LiquidTest, StringFilters) {
   EXPECT_EQ(RenderText("{{ '<b>A & B</b>' | escape }}"), "&lt;b&gt;A &amp; B&lt;/b&gt;");
   EXPECT_EQ(RenderText("{{ '&amp; <' | escape_once }}"), "&amp; &lt;");
   EXPECT_EQ(RenderText("{{ 'a b&c' | url_encode }} {{ 'a+b%26c' | url_decode }}"), "a+b%26c a b&c");
-  EXPECT_EQ(RenderText("{{ 'Ground control to Major Tom' | truncatewords: 3 }}"), "Ground control to...");
+  EXPECT_EQ(RenderText("{{ 'Ground control to Major Tom' | truncatewords: 3 }}"),
+            "Ground control to...");
   EXPECT_EQ(RenderText("{{ 'héllo' | slice: 1, 3 }} {{ 'héllo' | size }}"), "éll 5");
   EXPECT_EQ(RenderText("{{ '<p>x<script>y</script></p>' | strip_html }}"), "x");
 }
@@ -122,8 +133,9 @@ TEST(LiquidTest, StringFilters) {
 TEST(LiquidTest, NumberFilters) {
   EXPECT_EQ(RenderText("{{ 7 | divided_by: 2 }} {{ 7.0 | divided_by: 2 }} {{ -7 | modulo: 3 }}"),
             "3 3.5 2");
-  EXPECT_EQ(RenderText("{{ 2.675 | round: 2 }} {{ 2.5 | round }} {{ 3.2 | ceil }} {{ '3.9' | floor }}"),
-            "2.68 3 4 3");
+  EXPECT_EQ(
+      RenderText("{{ 2.675 | round: 2 }} {{ 2.5 | round }} {{ 3.2 | ceil }} {{ '3.9' | floor }}"),
+      "2.68 3 4 3");
   EXPECT_EQ(RenderText("{{ 5 | at_most: 3 }} {{ -4 | abs }} {{ '10' | plus: '5' }}"), "3 4 15");
   EXPECT_EQ(RenderText("{{ 1 | divided_by: 0 }}").rfind("ERROR: line 1, column 8:", 0), 0u);
 }
@@ -133,15 +145,17 @@ TEST(LiquidTest, ArrayFilters) {
                                          {"id": 2, "status": "open", "total": 7},
                                          {"id": 3, "status": "paid", "total": 9}]})");
 
-  EXPECT_EQ(RenderText("{{ orders | where: 'status', 'paid' | map: 'id' | join: ',' }}", data), "1,3");
-  EXPECT_EQ(RenderText("{{ orders | sum: 'total' }} {{ orders | map: 'total' | sort | last }}", data),
-            "21 9");
+  EXPECT_EQ(RenderText("{{ orders | where: 'status', 'paid' | map: 'id' | join: ',' }}", data),
+            "1,3");
+  EXPECT_EQ(
+      RenderText("{{ orders | sum: 'total' }} {{ orders | map: 'total' | sort | last }}", data),
+      "21 9");
   EXPECT_EQ(RenderText("{{ orders | find: 'status', 'open' | map: 'id' }}", data), "2");
   EXPECT_EQ(RenderText("{{ orders | reject: 'status', 'paid' | size }}", data), "1");
   EXPECT_EQ(RenderText("{{ orders | has: 'status', 'void' }}", data), "false");
   EXPECT_EQ(RenderText("{{ 'b,a,B,c,a' | split: ',' | sort_natural | uniq | join }}"), "a b B c");
   EXPECT_EQ(RenderText("{{ 'a,b' | split: ',' | concat: more | reverse | join }}",
-                Data(R"({"more": ["c"]})")),
+                       Data(R"({"more": ["c"]})")),
             "c b a");
 }
 
@@ -154,7 +168,8 @@ TEST(LiquidTest, DateFilterUsesInjectedNow) {
   EXPECT_EQ(RenderText("{{ 0 | date: '%a %b %e %Y %I%p %j %s' }}"), "Thu Jan  1 1970 12AM 001 0");
   EXPECT_EQ(RenderText("{{ '2024-02-29T13:05:09+02:00' | date: '%-d/%-m/%y %H:%M:%S %z' }}"),
             "29/2/24 13:05:09 +0200");
-  EXPECT_EQ(RenderText("{{ 'March 14, 2016' | date: '%B %d, %Y (%A)' }}"), "March 14, 2016 (Monday)");
+  EXPECT_EQ(RenderText("{{ 'March 14, 2016' | date: '%B %d, %Y (%A)' }}"),
+            "March 14, 2016 (Monday)");
   EXPECT_EQ(RenderText("{{ 'not a date' | date: '%Y' }}"), "not a date");
   // A template asking for "now" without an injected clock is a bug to surface, not to hide.
   EXPECT_EQ(RenderText("{{ 'now' | date: '%Y' }}").rfind("ERROR: line 1, column 12:", 0), 0u);
@@ -167,18 +182,21 @@ TEST(LiquidTest, ParseErrorsCarryLineAndColumn) {
             "ERROR: line 2, column 13: unexpected end of a filter, expected a filter name after "
             "'|'");
   EXPECT_EQ(RenderText("a\nb {% nosuch %}"), "ERROR: line 2, column 3: unknown tag 'nosuch'");
-  EXPECT_EQ(RenderText("x\n\n  {% if a %}never closed"), "ERROR: line 3, column 3: 'if' tag was never "
-                                                   "closed");
+  EXPECT_EQ(RenderText("x\n\n  {% if a %}never closed"),
+            "ERROR: line 3, column 3: 'if' tag was never "
+            "closed");
   EXPECT_EQ(RenderText("{{ a"), "ERROR: line 1, column 1: output was never closed with '}}'");
-  EXPECT_EQ(RenderText("{% if a = 1 %}{% endif %}"), "ERROR: line 1, column 9: unexpected '=' in a "
-                                               "condition");
+  EXPECT_EQ(RenderText("{% if a = 1 %}{% endif %}"),
+            "ERROR: line 1, column 9: unexpected '=' in a "
+            "condition");
 }
 
 TEST(LiquidTest, IncludeAndRenderAreReportedAsUnsupported) {
   EXPECT_EQ(RenderText("{% include 'footer' %}"),
             "ERROR: line 1, column 1: the 'include' tag is not supported: Xoal has no template "
             "files to load");
-  EXPECT_NE(RenderText("{% render 'footer' %}").find("'render' tag is not supported"), std::string::npos);
+  EXPECT_NE(RenderText("{% render 'footer' %}").find("'render' tag is not supported"),
+            std::string::npos);
 }
 
 TEST(LiquidTest, StrictModeReportsUnknownVariablesAndFilters) {
@@ -190,8 +208,9 @@ TEST(LiquidTest, StrictModeReportsUnknownVariablesAndFilters) {
   EXPECT_EQ(RenderText("{{ customer.name }}", data, strict), "Ada");
   EXPECT_EQ(RenderText("ok\n {{ customer.age }}", data, strict),
             "ERROR: line 2, column 5: undefined variable 'age'");
-  EXPECT_EQ(RenderText("{{ nobody }}", data, strict), "ERROR: line 1, column 4: undefined variable "
-                                                "'nobody'");
+  EXPECT_EQ(RenderText("{{ nobody }}", data, strict),
+            "ERROR: line 1, column 4: undefined variable "
+            "'nobody'");
   EXPECT_EQ(RenderText("{{ customer.name | shout }}", data, strict),
             "ERROR: line 1, column 20: unknown filter 'shout'");
   EXPECT_EQ(RenderText("{{ customer.age | default: 30 }}", data, strict), "30");
@@ -214,8 +233,9 @@ TEST(LiquidTest, StopsRunawayLoops) {
   RenderOptions options;
   options.max_loop_iterations = 1000;
 
-  std::string out = RenderText("{% for a in (1..100) %}{% for b in (1..100) %}x{% endfor %}{% endfor %}",
-                        json::object(), options);
+  std::string out =
+      RenderText("{% for a in (1..100) %}{% for b in (1..100) %}x{% endfor %}{% endfor %}",
+                 json::object(), options);
 
   EXPECT_EQ(out, "ERROR: line 1, column 24: too many loop iterations (limit 1000)");
 }
@@ -232,6 +252,23 @@ TEST(LiquidTest, StopsRunawayOutput) {
             std::string::npos);
   EXPECT_NE(RenderText(big, json::object(), options).find("output too large"), std::string::npos);
   EXPECT_NE(RenderText("{{ (1..100000000) | size }}").find("range too large"), std::string::npos);
+}
+
+TEST(LiquidTest, RejectsTemplatesNestedDeepEnoughToExhaustTheStack) {
+  std::string brackets = "{{ " + std::string(100000, '[') + "x" + std::string(100000, ']') + " }}";
+  std::string conds = "{% if a";
+  for (int i = 0; i < 100000; ++i) {
+    conds += " and a";
+  }
+  conds += " %}{% endif %}";
+  std::string blocks;
+  for (int i = 0; i < 10000; ++i) {
+    blocks += "{% if true %}";
+  }
+
+  EXPECT_NE(RenderText(brackets).find("expression nested too deeply"), std::string::npos);
+  EXPECT_NE(RenderText(conds).find("too many 'and'/'or'"), std::string::npos);
+  EXPECT_NE(RenderText(blocks).find("blocks are nested too deeply"), std::string::npos);
 }
 
 // ---- cache and threads ------------------------------------------------------------------------

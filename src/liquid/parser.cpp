@@ -167,7 +167,8 @@ class TemplateSource final : public PieceSource {
     std::string_view closer = is_tag ? "%}" : "}}";
     size_t close = src_.find(closer, open + 2);
     if (close == std::string_view::npos) {
-      error = {open, is_tag ? "tag was never closed with '%}'" : "output was never closed with '}}'"};
+      error = {open,
+               is_tag ? "tag was never closed with '%}'" : "output was never closed with '}}'"};
       return Piece{Piece::Kind::kError};
     }
     size_t inner_start = open + 2;
@@ -205,8 +206,8 @@ class TemplateSource final : public PieceSource {
       error = {inner_start + name_start, "expected a tag name after '{%'"};
       return Piece{Piece::Kind::kError};
     }
-    return Piece{Piece::Kind::kTag, inner.substr(name_start, i - name_start), inner.substr(i),
-                 open, inner_start + i};
+    return Piece{Piece::Kind::kTag, inner.substr(name_start, i - name_start), inner.substr(i), open,
+                 inner_start + i};
   }
 
   std::string_view src_;
@@ -262,9 +263,7 @@ class LiquidTagSource final : public PieceSource {
 class TokCursor {
  public:
   explicit TokCursor(std::vector<Tok> toks) : toks_(std::move(toks)) {}
-  const Tok& Peek(size_t ahead = 0) const {
-    return toks_[std::min(i_ + ahead, toks_.size() - 1)];
-  }
+  const Tok& Peek(size_t ahead = 0) const { return toks_[std::min(i_ + ahead, toks_.size() - 1)]; }
   const Tok& Take() {
     const Tok& t = toks_[i_];
     if (i_ + 1 < toks_.size()) {
@@ -282,6 +281,10 @@ class TokCursor {
 };
 
 constexpr size_t kMaxNesting = 200;
+// Expressions and and/or chains are parsed (and later evaluated) recursively; bounding their depth
+// keeps a hostile template from exhausting the stack.
+constexpr size_t kMaxExprNesting = 64;
+constexpr size_t kMaxConnectives = 256;
 
 class Parser {
  public:
@@ -432,6 +435,17 @@ class Parser {
   }
 
   ExprPtr ParsePrimary(TokCursor& c) {
+    if (expr_depth_ >= kMaxExprNesting) {
+      FailAt(c.Peek(), "expression nested too deeply");
+      return nullptr;
+    }
+    ++expr_depth_;
+    ExprPtr e = ParsePrimaryInner(c);
+    --expr_depth_;
+    return e;
+  }
+
+  ExprPtr ParsePrimaryInner(TokCursor& c) {
     const Tok& t = c.Peek();
     switch (t.kind) {
       case TokKind::kString: {
@@ -551,7 +565,7 @@ class Parser {
     CompareOp op = CompareOp::kNone;
     if (c.Is(TokKind::kCompare)) {
       std::string_view s = c.Peek().text;
-      op = s == "==" ? CompareOp::kEq
+      op = s == "=="                  ? CompareOp::kEq
            : (s == "!=" || s == "<>") ? CompareOp::kNe
            : s == "<"                 ? CompareOp::kLt
            : s == ">"                 ? CompareOp::kGt
@@ -572,6 +586,7 @@ class Parser {
   }
 
   std::unique_ptr<Condition> ParseCondition(std::string_view markup, size_t offset) {
+    connectives_ = 0;
     auto c = LexMarkup(markup, offset);
     if (!c) {
       return nullptr;
@@ -601,6 +616,10 @@ class Parser {
 
   // Right-recursive so that `and`/`or` group to the right, as in Shopify's Liquid.
   std::unique_ptr<Condition> ParseConditionTail(TokCursor& c) {
+    if (++connectives_ > kMaxConnectives) {
+      FailAt(c.Peek(), "too many 'and'/'or' in one condition");
+      return nullptr;
+    }
     auto first = ParseComparison(c);
     if (!first) {
       return nullptr;
@@ -788,13 +807,13 @@ class Parser {
     bool first = true;
     while (line_start <= m.size()) {
       size_t eol = m.find('\n', line_start);
-      std::string_view line = m.substr(line_start, eol == std::string_view::npos
-                                                       ? std::string_view::npos
-                                                       : eol - line_start);
+      std::string_view line = m.substr(
+          line_start, eol == std::string_view::npos ? std::string_view::npos : eol - line_start);
       std::string_view t = Trim(line);
       if (!first && !t.empty() && t[0] != '#') {
-        return Fail(p.markup_offset + line_start, "every line of an inline comment must start "
-                                                  "with '#'");
+        return Fail(p.markup_offset + line_start,
+                    "every line of an inline comment must start "
+                    "with '#'");
       }
       first = false;
       if (eol == std::string_view::npos) {
@@ -857,14 +876,14 @@ class Parser {
         }
       }
       if (i == start) {
-        return Fail(p.markup_offset + i, "expected a variable name after '" +
-                                             std::string(p.name) + "'");
+        return Fail(p.markup_offset + i,
+                    "expected a variable name after '" + std::string(p.name) + "'");
       }
       name = std::string(m.substr(start, i - start));
     }
     if (whole_markup && !Trim(m.substr(i)).empty()) {
-      return Fail(p.markup_offset + i, "unexpected text after the variable name of '" +
-                                           std::string(p.name) + "'");
+      return Fail(p.markup_offset + i,
+                  "unexpected text after the variable name of '" + std::string(p.name) + "'");
     }
     name_end_ = i;
     return true;
@@ -1078,8 +1097,8 @@ class Parser {
       }
       const Tok& name = c->Take();
       c->Take();
-      bool allowed = name.text == "limit" || name.text == "offset" ||
-                     (!reversed && name.text == "cols");
+      bool allowed =
+          name.text == "limit" || name.text == "offset" || (!reversed && name.text == "cols");
       if (!allowed) {
         return FailAt(name, "unknown loop attribute '" + std::string(name.text) + "'");
       }
@@ -1203,6 +1222,8 @@ class Parser {
   LineMap lines_;
   Status error_;
   size_t depth_ = 0;
+  size_t expr_depth_ = 0;
+  size_t connectives_ = 0;
   size_t name_end_ = 0;  // set by ParseName: where the name ended in the markup
 };
 

@@ -62,8 +62,7 @@ class Renderer {
 
   bool CheckOutput(Pos pos) {
     if (out_->size() > options_.max_output_bytes) {
-      Fail(pos, "output too large (limit " + std::to_string(options_.max_output_bytes) +
-                    " bytes)");
+      Fail(pos, "output too large (limit " + std::to_string(options_.max_output_bytes) + " bytes)");
       return false;
     }
     return true;
@@ -83,21 +82,47 @@ class Renderer {
   static json::value LoopProperty(const LoopFrame& f, std::string_view key, bool& known) {
     known = true;
     int64_t i = f.index0;
-    if (key == "index") return i + 1;
-    if (key == "index0") return i;
-    if (key == "rindex") return f.length - i;
-    if (key == "rindex0") return f.length - i - 1;
-    if (key == "first") return i == 0;
-    if (key == "last") return i == f.length - 1;
-    if (key == "length") return f.length;
-    if (!f.tablerow && key == "name") return json::string(f.name);
+    if (key == "index") {
+      return i + 1;
+    }
+    if (key == "index0") {
+      return i;
+    }
+    if (key == "rindex") {
+      return f.length - i;
+    }
+    if (key == "rindex0") {
+      return f.length - i - 1;
+    }
+    if (key == "first") {
+      return i == 0;
+    }
+    if (key == "last") {
+      return i == f.length - 1;
+    }
+    if (key == "length") {
+      return f.length;
+    }
+    if (!f.tablerow && key == "name") {
+      return json::string(f.name);
+    }
     if (f.tablerow) {
       int64_t col0 = f.cols > 0 ? i % f.cols : i;
-      if (key == "col") return col0 + 1;
-      if (key == "col0") return col0;
-      if (key == "col_first") return col0 == 0;
-      if (key == "col_last") return f.cols > 0 ? col0 == f.cols - 1 : i == f.length - 1;
-      if (key == "row") return f.cols > 0 ? i / f.cols + 1 : 1;
+      if (key == "col") {
+        return col0 + 1;
+      }
+      if (key == "col0") {
+        return col0;
+      }
+      if (key == "col_first") {
+        return col0 == 0;
+      }
+      if (key == "col_last") {
+        return f.cols > 0 ? col0 == f.cols - 1 : i == f.length - 1;
+      }
+      if (key == "row") {
+        return f.cols > 0 ? i / f.cols + 1 : 1;
+      }
     }
     known = false;
     return nullptr;
@@ -360,10 +385,9 @@ class Renderer {
   }
 
   static std::string ArityMessage(const FilterDef& def, size_t got) {
-    std::string expected = def.min_args == def.max_args
-                               ? std::to_string(def.min_args)
-                               : std::to_string(def.min_args) + " to " +
-                                     std::to_string(def.max_args);
+    std::string expected = def.min_args == def.max_args ? std::to_string(def.min_args)
+                                                        : std::to_string(def.min_args) + " to " +
+                                                              std::to_string(def.max_args);
     return "filter '" + std::string(def.name) + "' takes " + expected + " argument(s), got " +
            std::to_string(got);
   }
@@ -400,11 +424,16 @@ class Renderer {
       return false;
     }
     switch (c.op) {
-      case CompareOp::kLt: return *cmp < 0;
-      case CompareOp::kGt: return *cmp > 0;
-      case CompareOp::kLe: return *cmp <= 0;
-      case CompareOp::kGe: return *cmp >= 0;
-      default: return false;
+      case CompareOp::kLt:
+        return *cmp < 0;
+      case CompareOp::kGt:
+        return *cmp > 0;
+      case CompareOp::kLe:
+        return *cmp <= 0;
+      case CompareOp::kGe:
+        return *cmp >= 0;
+      default:
+        return false;
     }
   }
 
@@ -637,8 +666,8 @@ class Renderer {
 
   bool CountIteration(Pos pos) {
     if (++iterations_ > options_.max_loop_iterations) {
-      Fail(pos, "too many loop iterations (limit " +
-                    std::to_string(options_.max_loop_iterations) + ")");
+      Fail(pos,
+           "too many loop iterations (limit " + std::to_string(options_.max_loop_iterations) + ")");
       return false;
     }
     return true;

@@ -3,6 +3,8 @@
 // them (render.js, installed into the build directory), and we compare every output.
 //
 // Set LIQUID_DIFF_SEED to replay a failing run; the seed is printed on failure.
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,8 +13,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/json.hpp"
 #include "liquid/liquid.hpp"
@@ -72,11 +72,16 @@ class Generator {
   }
 
   std::string Template() {
-    vars_ = {{"customer.first_name", Type::kStr}, {"customer.last_name", Type::kStr},
-             {"s", Type::kStr},                   {"customer.age", Type::kInt},
-             {"n", Type::kInt},                   {"customer.tags.size", Type::kInt},
-             {"words.size", Type::kInt},          {"words", Type::kStrList},
-             {"customer.tags", Type::kStrList},   {"items", Type::kIntList}};
+    vars_ = {{"customer.first_name", Type::kStr},
+             {"customer.last_name", Type::kStr},
+             {"s", Type::kStr},
+             {"customer.age", Type::kInt},
+             {"n", Type::kInt},
+             {"customer.tags.size", Type::kInt},
+             {"words.size", Type::kInt},
+             {"words", Type::kStrList},
+             {"customer.tags", Type::kStrList},
+             {"items", Type::kIntList}};
     loop_depth_ = 0;
     counter_ = 0;
     return Block(0);
@@ -123,40 +128,60 @@ class Generator {
   std::string Str(int depth) {
     int pick = depth > 2 ? Rand(0, 2) : Rand(0, 12);
     switch (pick) {
-      case 0: return Quote(Pick(kWords));
+      case 0:
+        return Quote(Pick(kWords));
       case 1:
-      case 2: return VarOf(Type::kStr);
-      case 3: return Str(depth + 1) + " | upcase";
-      case 4: return Str(depth + 1) + " | capitalize";
-      case 5: return Str(depth + 1) + " | append: " + Quote(Pick(kWords));
-      case 6: return Str(depth + 1) + " | prepend: " + Str(depth + 2);
-      case 7: return Str(depth + 1) + " | replace: 'a', 'o'";
-      case 8: return Str(depth + 1) + " | truncate: " + std::to_string(Rand(2, 12));
-      case 9: return StrList(depth + 1) + " | join: ', '";
-      case 10: return Str(depth + 1) + " | slice: " + std::to_string(Rand(0, 4)) + ", " +
-                      std::to_string(Rand(1, 4));
-      case 11: return "nothing | default: " + Quote(Pick(kNames));
-      default: return Str(depth + 1) + " | remove: 'e' | downcase";
+      case 2:
+        return VarOf(Type::kStr);
+      case 3:
+        return Str(depth + 1) + " | upcase";
+      case 4:
+        return Str(depth + 1) + " | capitalize";
+      case 5:
+        return Str(depth + 1) + " | append: " + Quote(Pick(kWords));
+      case 6:
+        return Str(depth + 1) + " | prepend: " + Str(depth + 2);
+      case 7:
+        return Str(depth + 1) + " | replace: 'a', 'o'";
+      case 8:
+        return Str(depth + 1) + " | truncate: " + std::to_string(Rand(2, 12));
+      case 9:
+        return StrList(depth + 1) + " | join: ', '";
+      case 10:
+        return Str(depth + 1) + " | slice: " + std::to_string(Rand(0, 4)) + ", " +
+               std::to_string(Rand(1, 4));
+      case 11:
+        return "nothing | default: " + Quote(Pick(kNames));
+      default:
+        return Str(depth + 1) + " | remove: 'e' | downcase";
     }
   }
 
   std::string IntExpr(int depth, bool non_negative) {
     int pick = depth > 2 ? Rand(0, 1) : Rand(0, 8);
     switch (pick) {
-      case 0: return std::to_string(non_negative ? Rand(0, 50) : Rand(-50, 50));
-      case 1: return VarOf(Type::kInt);
-      case 2: return IntExpr(depth + 1, false) + " | plus: " + std::to_string(Rand(-9, 9));
-      case 3: return IntExpr(depth + 1, false) + " | times: " + std::to_string(Rand(-3, 3));
+      case 0:
+        return std::to_string(non_negative ? Rand(0, 50) : Rand(-50, 50));
+      case 1:
+        return VarOf(Type::kInt);
+      case 2:
+        return IntExpr(depth + 1, false) + " | plus: " + std::to_string(Rand(-9, 9));
+      case 3:
+        return IntExpr(depth + 1, false) + " | times: " + std::to_string(Rand(-3, 3));
       // JavaScript's % truncates where Ruby floors, so only non-negative operands.
-      case 4: return IntExpr(depth + 1, false) + " | abs | modulo: " + std::to_string(Rand(1, 7));
-      case 5: return IntExpr(depth + 1, false) + " | at_least: " + std::to_string(Rand(0, 30));
-      case 6: return Str(depth + 1) + " | size";
+      case 4:
+        return IntExpr(depth + 1, false) + " | abs | modulo: " + std::to_string(Rand(1, 7));
+      case 5:
+        return IntExpr(depth + 1, false) + " | at_least: " + std::to_string(Rand(0, 30));
+      case 6:
+        return Str(depth + 1) + " | size";
       // liquidjs divides in floating point; Shopify floors integers. Exact multiples agree.
       case 7: {
         int d = Rand(1, 5);
         return std::to_string(d * Rand(0, 20)) + " | divided_by: " + std::to_string(d);
       }
-      default: return StrList(depth + 1) + " | size";
+      default:
+        return StrList(depth + 1) + " | size";
     }
   }
 
@@ -164,12 +189,18 @@ class Generator {
     int pick = depth > 2 ? Rand(0, 1) : Rand(0, 6);
     switch (pick) {
       case 0:
-      case 1: return VarOf(Type::kStrList);
-      case 2: return Str(depth + 1) + " | split: ' '";
-      case 3: return StrList(depth + 1) + " | sort";
-      case 4: return StrList(depth + 1) + " | reverse";
-      case 5: return StrList(depth + 1) + " | uniq";
-      default: return "customer.orders | where: 'status', 'paid' | map: 'status'";
+      case 1:
+        return VarOf(Type::kStrList);
+      case 2:
+        return Str(depth + 1) + " | split: ' '";
+      case 3:
+        return StrList(depth + 1) + " | sort";
+      case 4:
+        return StrList(depth + 1) + " | reverse";
+      case 5:
+        return StrList(depth + 1) + " | uniq";
+      default:
+        return "customer.orders | where: 'status', 'paid' | map: 'status'";
     }
   }
 
@@ -183,9 +214,7 @@ class Generator {
 
   // Conditions take no filters in Liquid: plain variables and literals only.
   std::string PlainStr() { return Chance(30) ? Quote(Pick(kWords)) : VarOf(Type::kStr); }
-  std::string PlainInt() {
-    return Chance(30) ? std::to_string(Rand(-5, 40)) : VarOf(Type::kInt);
-  }
+  std::string PlainInt() { return Chance(30) ? std::to_string(Rand(-5, 40)) : VarOf(Type::kInt); }
 
   std::string Comparison() {
     switch (Rand(0, 5)) {
@@ -193,11 +222,16 @@ class Generator {
         static constexpr const char* kOps[] = {"==", "!=", "<", ">", "<=", ">="};
         return PlainInt() + " " + Pick(kOps) + " " + PlainInt();
       }
-      case 1: return PlainStr() + (Chance(50) ? " == " : " != ") + PlainStr();
-      case 2: return PlainStr() + " contains " + Quote(Chance(50) ? "a" : "ee");
-      case 3: return VarOf(Type::kStrList) + " contains " + Quote(Pick(kWords));
-      case 4: return Chance(50) ? "customer.vip" : "nothing";
-      default: return "empty_s == empty";
+      case 1:
+        return PlainStr() + (Chance(50) ? " == " : " != ") + PlainStr();
+      case 2:
+        return PlainStr() + " contains " + Quote(Chance(50) ? "a" : "ee");
+      case 3:
+        return VarOf(Type::kStrList) + " contains " + Quote(Pick(kWords));
+      case 4:
+        return Chance(50) ? "customer.vip" : "nothing";
+      default:
+        return "empty_s == empty";
     }
   }
 
@@ -237,10 +271,13 @@ class Generator {
   std::string Statement(int depth) {
     int max = depth >= 2 ? 3 : 12;
     switch (Rand(0, max)) {
-      case 0: return Text();
+      case 0:
+        return Text();
       case 1:
-      case 2: return Output();
-      case 3: return Text() + Output();
+      case 2:
+        return Output();
+      case 3:
+        return Text() + Output();
       case 4: {
         std::string out = Tag("if " + Condition()) + Body(depth + 1);
         if (Chance(40)) {
@@ -251,9 +288,12 @@ class Generator {
         }
         return out + Tag("endif");
       }
-      case 5: return Tag("unless " + Condition()) + Body(depth + 1) + Tag("endunless");
-      case 6: return For(depth);
-      case 7: return Case(depth);
+      case 5:
+        return Tag("unless " + Condition()) + Body(depth + 1) + Tag("endunless");
+      case 6:
+        return For(depth);
+      case 7:
+        return Case(depth);
       case 8: {
         std::string name = "v" + std::to_string(vars_.size());
         bool is_int = Chance(50);
@@ -267,10 +307,12 @@ class Generator {
         vars_.push_back({name, Type::kStr});
         return stmt + "{{ " + name + " }}";
       }
-      case 10: return Tag("increment k" + std::to_string(Rand(0, 1)));
-      case 11: return "{% raw %}{{ raw }}{% endraw %}" + Tag("comment") + "hidden" +
-                      Tag("endcomment");
-      default: return Text() + Output();
+      case 10:
+        return Tag("increment k" + std::to_string(Rand(0, 1)));
+      case 11:
+        return "{% raw %}{{ raw }}{% endraw %}" + Tag("comment") + "hidden" + Tag("endcomment");
+      default:
+        return Text() + Output();
     }
   }
 
@@ -399,12 +441,12 @@ TEST(LiquidDiffTest, MatchesLiquidJs) {
     if (!same && ++mismatches <= 5) {
       ADD_FAILURE() << "seed " << seed << " (LIQUID_DIFF_SEED=" << seed << "), case " << i
                     << "\n  template: " << json::serialize(cases[i].at("template"))
-                    << "\n  data: " << json::serialize(cases[i].at("data"))
-                    << "\n  ours:     "
+                    << "\n  data: " << json::serialize(cases[i].at("data")) << "\n  ours:     "
                     << (ours.ok() ? json::serialize(json::value(json::string(ours.value())))
                                   : "error: " + ours.status().message())
                     << "\n  liquidjs: "
-                    << (their_ok ? json::serialize(t.at("output")) : json::serialize(t.at("error")));
+                    << (their_ok ? json::serialize(t.at("output"))
+                                 : json::serialize(t.at("error")));
     }
   }
   std::printf("liquid differential test: seed %llu, %d/%d cases identical to liquidjs\n",
