@@ -2,6 +2,7 @@
 
 #include <date/date.h>
 #include <date/tz.h>
+#include <fmt/core.h>
 
 #include <charconv>
 #include <cmath>
@@ -113,7 +114,16 @@ std::optional<SystemTime> ParseJsonTime(const boost::json::value& v) {
 }
 
 std::string FormatIsoTime(SystemTime t) {
-  return date::format("%FT%TZ", std::chrono::time_point_cast<Millis>(t));
+  // By hand rather than date::format, which builds an ostringstream per call: this runs for
+  // every ingested message.
+  auto ms = std::chrono::floor<Millis>(t);
+  auto day = std::chrono::floor<date::days>(ms);
+  date::year_month_day ymd(day);
+  date::hh_mm_ss<Millis> tod(ms - day);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     tod.hours().count(), tod.minutes().count(), tod.seconds().count(),
+                     tod.subseconds().count());
 }
 
 bool IsValidTimeZone(std::string_view name) {

@@ -94,7 +94,10 @@ class Applier {
     if (user_id) {
       XOAL_ASSIGN_OR_RETURN(by_user, Find(CustomerKey::kUserId, *user_id));
     }
-    if (anon) {
+    bool anon_known = by_user && anon &&
+                      std::find(by_user->anonymous_ids.begin(), by_user->anonymous_ids.end(),
+                                *anon) != by_user->anonymous_ids.end();
+    if (anon && !anon_known) {
       XOAL_ASSIGN_OR_RETURN(by_anon, Find(CustomerKey::kAnonymousId, *anon));
     }
 

@@ -170,9 +170,13 @@ class Conn {
       return SqliteError(db_, "open");
     }
     sqlite3_busy_timeout(db_, 10000);
-    return ExecScript(read_only ? "PRAGMA query_only=1;"
+    // Pages are read through a memory map and kept in a large cache: without them most of the
+    // time goes to pread/pwrite system calls (seen in perf on the ingest benchmark).
+    return ExecScript(read_only ? "PRAGMA query_only=1; PRAGMA mmap_size=1073741824;"
+                                  "PRAGMA cache_size=-16384;"
                                 : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                  "PRAGMA wal_autocheckpoint=4000;");
+                                  "PRAGMA wal_autocheckpoint=4000; PRAGMA mmap_size=1073741824;"
+                                  "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;");
   }
 
   Status ExecScript(const char* sql) {
@@ -185,6 +189,11 @@ class Conn {
     }
     return Status::Ok();
   }
+
+  // Runs one statement that returns no rows through the statement cache: the savepoints of
+  // every message would otherwise be parsed again each time.
+  // Requires: `sql` is a string literal (the cache is keyed by its address).
+  Status Exec(const char* sql) { return Prepare(sql).Exec(sql); }
 
   // Requires: `sql` is a string literal (the cache is keyed by its address).
   Stmt Prepare(const char* sql) {
@@ -518,10 +527,10 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
   explicit SqliteWriteTxn(Conn& c) : SqliteReads<WriteTxn>(c) {}
 
   Status Nested(const std::function<Status(WriteTxn&)>& fn) override {
-    XOAL_RETURN_IF_ERROR(c_.ExecScript("SAVEPOINT nested"));
+    XOAL_RETURN_IF_ERROR(c_.Exec("SAVEPOINT nested"));
     Status st = fn(*this);
-    if (!st.ok()) (void)c_.ExecScript("ROLLBACK TO nested");
-    XOAL_RETURN_IF_ERROR(c_.ExecScript("RELEASE nested"));
+    if (!st.ok()) (void)c_.Exec("ROLLBACK TO nested");
+    XOAL_RETURN_IF_ERROR(c_.Exec("RELEASE nested"));
     return st;
   }
 
@@ -820,10 +829,10 @@ void SqliteStore::State::CommitBatch(std::vector<Job*>& batch) {
   if (begin.ok()) {
     SqliteWriteTxn txn(writer);
     for (size_t i = 0; i < batch.size(); ++i) {
-      (void)writer.ExecScript("SAVEPOINT job");
+      (void)writer.Exec("SAVEPOINT job");
       results[i] = (*batch[i]->fn)(txn);
-      if (!results[i].ok()) (void)writer.ExecScript("ROLLBACK TO job");
-      (void)writer.ExecScript("RELEASE job");
+      if (!results[i].ok()) (void)writer.Exec("ROLLBACK TO job");
+      (void)writer.Exec("RELEASE job");
     }
   }
   Status commit = begin.ok() ? writer.ExecScript("COMMIT") : begin;
