@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <functional>
 
-#include "liquid/utf8.hpp"
+#include "liquid/text.hpp"
 
 namespace xoal::liquid::detail {
 namespace {
@@ -17,10 +17,6 @@ namespace {
 // ---- shared helpers -------------------------------------------------------------------------
 
 std::string Str(const Val& v) { return ToString(v.get()); }
-
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '\0';
-}
 
 void Flatten(const json::value& v, json::array& out) {
   for (const auto& item : v.get_array()) {
@@ -184,33 +180,19 @@ Val Capitalize(FilterEnv&, const Val& in, const FilterArgs&) {
   return Val::Own(json::string(s));
 }
 
-std::string_view StripLeft(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) {
-    s.remove_prefix(1);
-  }
-  return s;
-}
-
-std::string_view StripRight(std::string_view s) {
-  while (!s.empty() && IsSpace(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 Val Strip(FilterEnv&, const Val& in, const FilterArgs&) {
   std::string s = Str(in);
-  return Val::Own(json::string(StripRight(StripLeft(s))));
+  return Val::Own(json::string(Trim(s)));
 }
 
 Val Lstrip(FilterEnv&, const Val& in, const FilterArgs&) {
   std::string s = Str(in);
-  return Val::Own(json::string(StripLeft(s)));
+  return Val::Own(json::string(TrimLeft(s)));
 }
 
 Val Rstrip(FilterEnv&, const Val& in, const FilterArgs&) {
   std::string s = Str(in);
-  return Val::Own(json::string(StripRight(s)));
+  return Val::Own(json::string(TrimRight(s)));
 }
 
 void AppendEscaped(std::string& out, char c) {
@@ -316,27 +298,23 @@ Val Replace(FilterEnv&, const Val& in, const FilterArgs& a) {
   return Val::Own(json::string(s));
 }
 
-Val ReplaceFirst(FilterEnv&, const Val& in, const FilterArgs& a) {
+// Replaces the first (or last) occurrence of the first argument with the second (default "").
+Val ReplaceOne(const Val& in, const FilterArgs& a, bool last) {
   std::string s = Str(in);
   std::string from = Str(a.positional[0]);
   std::string to = a.positional.size() > 1 ? Str(a.positional[1]) : "";
-  size_t hit = s.find(from);
+  size_t hit = last ? s.rfind(from) : s.find(from);
   if (hit != std::string::npos) {
     s.replace(hit, from.size(), to);
   }
   return Val::Own(json::string(s));
 }
 
-Val ReplaceLast(FilterEnv&, const Val& in, const FilterArgs& a) {
-  std::string s = Str(in);
-  std::string from = Str(a.positional[0]);
-  std::string to = a.positional.size() > 1 ? Str(a.positional[1]) : "";
-  size_t hit = s.rfind(from);
-  if (hit != std::string::npos) {
-    s.replace(hit, from.size(), to);
-  }
-  return Val::Own(json::string(s));
+Val ReplaceFirst(FilterEnv&, const Val& in, const FilterArgs& a) {
+  return ReplaceOne(in, a, false);
 }
+
+Val ReplaceLast(FilterEnv&, const Val& in, const FilterArgs& a) { return ReplaceOne(in, a, true); }
 
 Val Remove(FilterEnv& env, const Val& in, const FilterArgs& a) {
   std::string s = Str(in);
@@ -347,12 +325,12 @@ Val Remove(FilterEnv& env, const Val& in, const FilterArgs& a) {
   return Val::Own(json::string(s));
 }
 
-Val RemoveFirst(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  return ReplaceFirst(env, in, FilterArgs{{a.positional[0]}, {}});
+Val RemoveFirst(FilterEnv&, const Val& in, const FilterArgs& a) {
+  return ReplaceOne(in, FilterArgs{{a.positional[0]}, {}}, false);
 }
 
-Val RemoveLast(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  return ReplaceLast(env, in, FilterArgs{{a.positional[0]}, {}});
+Val RemoveLast(FilterEnv&, const Val& in, const FilterArgs& a) {
+  return ReplaceOne(in, FilterArgs{{a.positional[0]}, {}}, true);
 }
 
 // Replaces "\r\n" and "\n" with `to`.

@@ -2,14 +2,12 @@
 
 #include <cctype>
 
+#include "liquid/text.hpp"
+
 namespace xoal::liquid::detail {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
 
 // Reads -?\d+(\.\d+)? at `i`; a '.' not followed by a digit ends the number so that `(1..5)`
 // lexes as a range.

@@ -8,33 +8,14 @@
 
 #include "liquid/filters.hpp"
 #include "liquid/lexer.hpp"
+#include "liquid/text.hpp"
 
 namespace xoal::liquid::detail {
 namespace {
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
 bool IsWordChar(char c) { return IsIdentChar(c) && c != '-'; }
 
 bool IsBlankText(std::string_view s) { return std::all_of(s.begin(), s.end(), IsSpace); }
-
-std::string_view TrimLeft(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) {
-    s.remove_prefix(1);
-  }
-  return s;
-}
-
-std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && IsSpace(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-std::string_view Trim(std::string_view s) { return TrimRight(TrimLeft(s)); }
 
 // Maps byte offsets of the source to 1-based line and column.
 class LineMap {
@@ -410,27 +391,26 @@ class Parser {
     }
   }
 
+  // Consumes a `kind` token, or reports what was found instead.
+  bool Expect(TokCursor& c, TokKind kind, std::string_view context) {
+    if (!c.Is(kind)) {
+      return Unexpected(c.Peek(), context);
+    }
+    c.Take();
+    return true;
+  }
+
   ExprPtr ParseRange(TokCursor& c) {
     const Tok& open = c.Take();  // '('
     auto e = MakeExpr(Expr::Kind::kRange, open.offset);
     e->range_start = ParsePrimary(c);
-    if (!e->range_start) {
+    if (!e->range_start || !Expect(c, TokKind::kDotDot, "a range, expected '..'")) {
       return nullptr;
     }
-    if (!c.Is(TokKind::kDotDot)) {
-      Unexpected(c.Peek(), "a range, expected '..'");
-      return nullptr;
-    }
-    c.Take();
     e->range_end = ParsePrimary(c);
-    if (!e->range_end) {
+    if (!e->range_end || !Expect(c, TokKind::kRParen, "a range, expected ')'")) {
       return nullptr;
     }
-    if (!c.Is(TokKind::kRParen)) {
-      Unexpected(c.Peek(), "a range, expected ')'");
-      return nullptr;
-    }
-    c.Take();
     return e;
   }
 

@@ -673,6 +673,12 @@ class Renderer {
     return true;
   }
 
+  // The [from, to) window of `size` items that `offset` and `limit` select.
+  static std::pair<int64_t, int64_t> Window(int64_t offset, int64_t limit, int64_t size) {
+    int64_t from = std::clamp<int64_t>(offset, 0, size);
+    return {from, std::clamp<int64_t>(from + std::max<int64_t>(limit, 0), from, size)};
+  }
+
   Flow RenderFor(const ForNode& n, Pos pos) {
     Val coll = Eval(*n.collection);
     if (failed()) {
@@ -687,8 +693,7 @@ class Renderer {
     if (!offset || !limit) {
       return Flow::kError;
     }
-    int64_t from = std::clamp<int64_t>(*offset, 0, size);
-    int64_t to = std::clamp<int64_t>(from + std::max<int64_t>(*limit, 0), from, size);
+    auto [from, to] = Window(*offset, *limit, size);
     offsets_[n.registry_key] = to;
     if (from == to) {
       return RenderBlock(n.else_body);
@@ -735,8 +740,7 @@ class Renderer {
     if (!cols) {
       return Flow::kError;
     }
-    int64_t from = std::clamp<int64_t>(*offset, 0, size);
-    int64_t to = std::clamp<int64_t>(from + std::max<int64_t>(*limit, 0), from, size);
+    auto [from, to] = Window(*offset, *limit, size);
     int64_t count = to - from;
     out_->append("<tr class=\"row1\">\n");
     loops_.push_back(LoopFrame{n.var, {}, nullptr, 0, count, std::max<int64_t>(*cols, 0), true});

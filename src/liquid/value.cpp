@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "liquid/utf8.hpp"
+#include "liquid/text.hpp"
 
 namespace xoal::liquid::detail {
 
@@ -226,17 +226,6 @@ bool IsDecimalString(std::string_view s) {
   return i > frac_start && i == s.size();
 }
 
-std::string_view StripSpaces(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && space(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && space(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 }  // namespace
 
 json::value ToNumber(const json::value& v) {
@@ -246,7 +235,7 @@ json::value ToNumber(const json::value& v) {
   if (!v.is_string()) {
     return 0;
   }
-  std::string_view s = StripSpaces(v.get_string().subview());
+  std::string_view s = Trim(v.get_string().subview());
   if (IsDecimalString(s)) {
     double d = 0;
     std::from_chars(s.data(), s.data() + s.size(), d);
@@ -281,7 +270,7 @@ std::optional<int64_t> ToInteger(const json::value& v, bool allow_float) {
     return static_cast<int64_t>(v.get_double());
   }
   if (v.is_string()) {
-    std::string_view s = StripSpaces(v.get_string().subview());
+    std::string_view s = Trim(v.get_string().subview());
     int64_t out = 0;
     auto r = std::from_chars(s.data(), s.data() + s.size(), out);
     if (r.ec == std::errc() && r.ptr == s.data() + s.size()) {

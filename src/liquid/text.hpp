@@ -1,10 +1,31 @@
-// UTF-8 helpers for the string filters: Liquid counts characters, not bytes. Internal.
+// Text helpers shared by the parser and the filters: whitespace trimming, and UTF-8 positions
+// (Liquid counts characters, not bytes). Internal.
 #pragma once
 
 #include <cstddef>
 #include <string_view>
 
 namespace xoal::liquid::detail {
+
+inline bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+inline std::string_view TrimLeft(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) {
+    s.remove_prefix(1);
+  }
+  return s;
+}
+
+inline std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && IsSpace(s.back())) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+inline std::string_view Trim(std::string_view s) { return TrimRight(TrimLeft(s)); }
 
 inline bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
