@@ -395,18 +395,29 @@ Val StripHtml(FilterEnv&, const Val& in, const FilterArgs&) {
   return Val::Own(json::string(out));
 }
 
+// The integer first argument of truncate/truncatewords, `fallback` when absent; an error for
+// anything else (nil included).
+std::optional<int64_t> CountArg(FilterEnv& env, const FilterArgs& a, int64_t fallback,
+                                std::string_view what) {
+  if (a.positional.empty()) {
+    return fallback;
+  }
+  auto n = ToInteger(a.positional[0].get(), false);
+  if (!n) {
+    env.Fail(std::string(what) + " must be an integer");
+  }
+  return n;
+}
+
 Val Truncate(FilterEnv& env, const Val& in, const FilterArgs& a) {
   if (in->is_null()) {
     return Val();
   }
-  int64_t length = 50;
-  if (!a.positional.empty()) {
-    auto n = ToInteger(a.positional[0].get(), false);
-    if (!n) {
-      return env.Fail("length must be an integer");
-    }
-    length = *n;
+  auto n = CountArg(env, a, 50, "length");
+  if (!n) {
+    return Val();
   }
+  int64_t length = *n;
   std::string ellipsis = a.positional.size() > 1 ? Str(a.positional[1]) : "...";
   std::string s = Str(in);
   int64_t chars = static_cast<int64_t>(Utf8Length(s));
@@ -441,14 +452,11 @@ Val Truncatewords(FilterEnv& env, const Val& in, const FilterArgs& a) {
   if (in->is_null()) {
     return Val();
   }
-  int64_t count = 15;
-  if (!a.positional.empty()) {
-    auto n = ToInteger(a.positional[0].get(), false);
-    if (!n) {
-      return env.Fail("word count must be an integer");
-    }
-    count = std::max<int64_t>(*n, 1);
+  auto n = CountArg(env, a, 15, "word count");
+  if (!n) {
+    return Val();
   }
+  int64_t count = std::max<int64_t>(*n, 1);
   std::string ellipsis = a.positional.size() > 1 ? Str(a.positional[1]) : "...";
   std::string s = Str(in);
   auto words = SplitWords(s);

@@ -571,27 +571,7 @@ class Parser {
     if (!c) {
       return nullptr;
     }
-    auto first = ParseComparison(*c);
-    if (!first) {
-      return nullptr;
-    }
-    if (c->IsWord("and") || c->IsWord("or")) {
-      bool is_and = c->Take().text == "and";
-      auto rest = ParseConditionTail(*c);
-      if (!rest) {
-        return nullptr;
-      }
-      auto node = std::make_unique<Condition>();
-      node->kind = is_and ? Condition::Kind::kAnd : Condition::Kind::kOr;
-      node->lhs = std::move(first);
-      node->rhs = std::move(rest);
-      return node;
-    }
-    if (!c->AtEnd()) {
-      Unexpected(c->Peek(), "a condition");
-      return nullptr;
-    }
-    return first;
+    return ParseConditionTail(*c);
   }
 
   // Right-recursive so that `and`/`or` group to the right, as in Shopify's Liquid.

@@ -621,7 +621,12 @@ class Renderer {
 
   // The items a loop walks over. Hashes iterate as [key, value] pairs and a non-empty string as
   // itself; anything else is empty. Values that a loop body could overwrite are copied first.
-  bool CollectItems(Val& coll, std::vector<const json::value*>& items) {
+  // `coll` keeps the items alive. False on an evaluation error.
+  bool LoopItems(const Expr& collection, Val& coll, std::vector<const json::value*>& items) {
+    coll = Eval(collection);
+    if (failed()) {
+      return false;
+    }
     if (!coll.stable()) {
       coll = Val::Own(json::value(coll.get()));
     }
@@ -680,12 +685,11 @@ class Renderer {
   }
 
   Flow RenderFor(const ForNode& n, Pos pos) {
-    Val coll = Eval(*n.collection);
-    if (failed()) {
+    Val coll;
+    std::vector<const json::value*> items;
+    if (!LoopItems(*n.collection, coll, items)) {
       return Flow::kError;
     }
-    std::vector<const json::value*> items;
-    CollectItems(coll, items);
     int64_t size = static_cast<int64_t>(items.size());
     std::optional<int64_t> offset =
         n.offset_continue ? offsets_[n.registry_key] : LoopInt(n.offset, 0, "offset");
@@ -727,12 +731,11 @@ class Renderer {
   }
 
   Flow RenderTablerow(const TablerowNode& n, Pos pos) {
-    Val coll = Eval(*n.collection);
-    if (failed()) {
+    Val coll;
+    std::vector<const json::value*> items;
+    if (!LoopItems(*n.collection, coll, items)) {
       return Flow::kError;
     }
-    std::vector<const json::value*> items;
-    CollectItems(coll, items);
     int64_t size = static_cast<int64_t>(items.size());
     auto offset = LoopInt(n.offset, 0, "offset");
     auto limit = offset ? LoopInt(n.limit, size, "limit") : std::nullopt;
