@@ -395,30 +395,34 @@ Val StripHtml(FilterEnv&, const Val& in, const FilterArgs&) {
   return Val::Own(json::string(out));
 }
 
-// The integer first argument of truncate/truncatewords, `fallback` when absent; an error for
-// anything else (nil included).
-std::optional<int64_t> CountArg(FilterEnv& env, const FilterArgs& a, int64_t fallback,
-                                std::string_view what) {
-  if (a.positional.empty()) {
-    return fallback;
+// The arguments of truncate/truncatewords: an integer count (`fallback` when absent; anything
+// else, nil included, is an error) and the ellipsis (default "...", nil means none).
+struct TruncateArgs {
+  int64_t count;
+  std::string ellipsis;
+};
+
+std::optional<TruncateArgs> ReadTruncateArgs(FilterEnv& env, const FilterArgs& a, int64_t fallback,
+                                             std::string_view what) {
+  TruncateArgs out{fallback, a.positional.size() > 1 ? Str(a.positional[1]) : "..."};
+  if (!a.positional.empty()) {
+    auto n = ToInteger(a.positional[0].get(), false);
+    if (!n) {
+      env.Fail(std::string(what) + " must be an integer");
+      return std::nullopt;
+    }
+    out.count = *n;
   }
-  auto n = ToInteger(a.positional[0].get(), false);
-  if (!n) {
-    env.Fail(std::string(what) + " must be an integer");
-  }
-  return n;
+  return out;
 }
 
 Val Truncate(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  if (in->is_null()) {
+  auto args = ReadTruncateArgs(env, a, 50, "length");
+  if (in->is_null() || !args) {
     return Val();
   }
-  auto n = CountArg(env, a, 50, "length");
-  if (!n) {
-    return Val();
-  }
-  int64_t length = *n;
-  std::string ellipsis = a.positional.size() > 1 ? Str(a.positional[1]) : "...";
+  int64_t length = args->count;
+  const std::string& ellipsis = args->ellipsis;
   std::string s = Str(in);
   int64_t chars = static_cast<int64_t>(Utf8Length(s));
   if (chars <= length) {
@@ -449,15 +453,12 @@ std::vector<std::string_view> SplitWords(std::string_view s) {
 }
 
 Val Truncatewords(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  if (in->is_null()) {
+  auto args = ReadTruncateArgs(env, a, 15, "word count");
+  if (in->is_null() || !args) {
     return Val();
   }
-  auto n = CountArg(env, a, 15, "word count");
-  if (!n) {
-    return Val();
-  }
-  int64_t count = std::max<int64_t>(*n, 1);
-  std::string ellipsis = a.positional.size() > 1 ? Str(a.positional[1]) : "...";
+  int64_t count = std::max<int64_t>(args->count, 1);
+  const std::string& ellipsis = args->ellipsis;
   std::string s = Str(in);
   auto words = SplitWords(s);
   if (static_cast<int64_t>(words.size()) <= count) {
