@@ -50,6 +50,12 @@ struct Piece {
   size_t markup_offset = 0;
 };
 
+Piece ErrorPiece() {
+  Piece p;
+  p.kind = Piece::Kind::kError;
+  return p;
+}
+
 struct SourceError {
   size_t offset = 0;
   std::string message;
@@ -150,7 +156,7 @@ class TemplateSource final : public PieceSource {
     if (close == std::string_view::npos) {
       error = {open,
                is_tag ? "tag was never closed with '%}'" : "output was never closed with '}}'"};
-      return Piece{Piece::Kind::kError};
+      return ErrorPiece();
     }
     size_t inner_start = open + 2;
     if (inner_start < close && src_[inner_start] == '-') {
@@ -185,7 +191,7 @@ class TemplateSource final : public PieceSource {
     }
     if (i == name_start) {
       error = {inner_start + name_start, "expected a tag name after '{%'"};
-      return Piece{Piece::Kind::kError};
+      return ErrorPiece();
     }
     return Piece{Piece::Kind::kTag, inner.substr(name_start, i - name_start), inner.substr(i), open,
                  inner_start + i};
