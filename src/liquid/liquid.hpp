@@ -32,7 +32,8 @@ namespace detail {
 struct Document;
 }  // namespace detail
 
-// A compiled template. Immutable; share it freely between threads.
+// A compiled template, made by Parse() (the constructor is for the module itself). Immutable;
+// share it freely between threads.
 class Template {
  public:
   explicit Template(std::unique_ptr<const detail::Document> doc);

@@ -83,7 +83,6 @@ class Generator {
              {"customer.tags", Type::kStrList},
              {"items", Type::kIntList}};
     loop_depth_ = 0;
-    counter_ = 0;
     return Block(0);
   }
 
@@ -385,7 +384,6 @@ class Generator {
   std::mt19937_64 rng_;
   std::vector<Var> vars_;
   int loop_depth_ = 0;
-  int counter_ = 0;
 };
 
 std::string ReadFile(const std::filesystem::path& p) {
