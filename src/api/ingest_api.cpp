@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api.hpp"
+#include "common/compression.hpp"
 #include "common/crypto.hpp"
 #include "core/projects.hpp"
 #include "ingest/apply.hpp"
@@ -57,10 +58,65 @@ Status VerifySignature(const ApiCall& call, ingest::Source source, const json::v
   return Status::Unauthenticated("the X-Signature does not match the body");
 }
 
-http::Response Ingest(Api& api, ApiCall& call, ingest::Source source,
+// Replaces a gzip or deflate body (Content-Encoding) by its decoded text. RudderStack's
+// libraries gzip their batches by default.
+Status DecodeBody(http::Request& req) {
+  std::string encoding(req.Header("content-encoding"));
+  for (char& c : encoding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (encoding.empty() || encoding == "identity") return Status::Ok();
+  if (encoding != "gzip" && encoding != "deflate" && encoding != "x-gzip") {
+    return Status::UnsupportedMedia("Content-Encoding " + encoding +
+                                    " is not supported (gzip and deflate are)");
+  }
+  XOAL_ASSIGN_OR_RETURN(req.body, Inflate(req.body, ingest::kMaxRequestBytes));
+  return Status::Ok();
+}
+
+// The body as JSON. The tracking API takes it whatever its Content-Type says, as Segment's own
+// API does (libraries that gzip often send none); the ingestion endpoints require JSON.
+Result<json::value> ReadBody(http::Request& req, bool tracking_api) {
+  if (req.body.size() > ingest::kMaxRequestBytes) {
+    return Status::TooLarge("the body is over the limit of 8 MiB");
+  }
+  XOAL_RETURN_IF_ERROR(DecodeBody(req));
+  if (tracking_api) return ParseJson(req.body);
+  return ParseJsonBody(req, ingest::kMaxRequestBytes);
+}
+
+// Which tool sent a tracking API request to plain /v1/...: its libraries name themselves in
+// context.library.name. Anything else counts as Segment.
+ingest::Source SourceOfTrackingCall(const json::value& body) {
+  const json::value* probe = &body;
+  if (body.is_object()) {
+    if (auto batch = body.get_object().find("batch"); batch != body.get_object().end()) {
+      if (auto ctx = body.get_object().find("context"); ctx != body.get_object().end()) {
+        probe = &ctx->value();
+      } else if (batch->value().is_array() && !batch->value().get_array().empty()) {
+        probe = &batch->value().get_array()[0];
+      }
+    }
+  } else if (body.is_array() && !body.get_array().empty()) {
+    probe = &body.get_array()[0];
+  }
+  const json::value* name = probe->is_object() ? probe->get_object().if_contains("library") : nullptr;
+  if (!name && probe->is_object()) {
+    if (const json::value* ctx = probe->get_object().if_contains("context"); ctx && ctx->is_object()) {
+      name = ctx->get_object().if_contains("library");
+    }
+  }
+  if (name && name->is_object()) name = name->get_object().if_contains("name");
+  std::string lib = name && name->is_string() ? std::string(name->get_string()) : "";
+  for (char& c : lib) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lib.find("rudder") != std::string::npos) return ingest::Source::kRudderstack;
+  if (lib.find("jitsu") != std::string::npos) return ingest::Source::kJitsu;
+  return ingest::Source::kSegment;
+}
+
+http::Response Ingest(Api& api, ApiCall& call, std::optional<ingest::Source> fixed_source,
                       std::string_view implied_type, bool tracking_api) {
-  auto body = ParseJsonBody(call.req, ingest::kMaxRequestBytes);
+  auto body = ReadBody(call.req, tracking_api);
   if (!body.ok()) return ErrorResponse(body.status());
+  ingest::Source source = fixed_source ? *fixed_source : SourceOfTrackingCall(*body);
   if (Status st = VerifySignature(call, source, *body); !st.ok()) return ErrorResponse(st);
   Result<std::vector<json::value>> items =
       implied_type.empty() ? ingest::SplitBatch(std::move(*body))
@@ -113,13 +169,23 @@ void AddIngestRoutes(Api& api) {
     }
     return Ingest(api, c, *source, {}, false);
   });
-  for (std::string_view type : {"identify", "track", "page", "screen", "group", "alias"}) {
+  // The Segment tracking API at /v1/..., and under /ingest/v1/{source}/v1/... for libraries
+  // (RudderStack's, say) whose host is set to `.../ingest/v1/rudderstack`, which labels their
+  // events with that source.
+  for (std::string_view type : {"identify", "track", "page", "screen", "group", "alias", "batch"}) {
+    std::string implied = type == "batch" ? "" : std::string(type);
     api.Add(Method::kPost, "/v1/" + std::string(type), Access::kIngestion,
-            [&api, type](ApiCall& c) { return Ingest(api, c, ingest::Source::kSegment, type, true); });
+            [&api, implied](ApiCall& c) { return Ingest(api, c, std::nullopt, implied, true); });
+    api.Add(Method::kPost, "/ingest/v1/{source}/v1/" + std::string(type), Access::kIngestion,
+            [&api, implied](ApiCall& c) {
+              auto source = ingest::ParseSourceName(c.req.Param("source"));
+              if (!source) {
+                return ErrorResponse(
+                    Status::NotFound("no ingestion endpoint for source " + c.req.Param("source")));
+              }
+              return Ingest(api, c, *source, implied, true);
+            });
   }
-  api.Add(Method::kPost, "/v1/batch", Access::kIngestion, [&api](ApiCall& c) {
-    return Ingest(api, c, ingest::Source::kSegment, {}, true);
-  });
   api.Add(Method::kGet, "/api/v1/ingestion/errors", Access::kManagement,
           [&api](ApiCall& c) { return ListIngestionErrors(api, c); });
 }

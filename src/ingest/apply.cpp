@@ -183,9 +183,20 @@ class Applier {
         p.c.anonymous_ids.push_back(prev);
         pending_anonymous_ids_.push_back(prev);
       }
-    } else if (from) {
+    } else if (from && (!from->user_id || from->user_id == prev)) {
+      // previousId was this profile's anonymous id or its former user id.
       p.c = std::move(*from);
       p.c.user_id = to_id;
+    } else if (from) {
+      // previousId is the anonymous id of another known user: that user keeps their id, and the
+      // visitor id moves to the new one, as an identify with both ids would do.
+      Note("identifier_dropped", "previousId is the anonymous id of another user, who keeps "
+                                 "their user id; the anonymous id moves to " + to_id);
+      p.c = core::NewCustomer(wctx_);
+      p.c.user_id = to_id;
+      p.c.anonymous_ids.push_back(prev);
+      pending_anonymous_ids_.push_back(prev);
+      p.is_new = true;
     } else {
       p.c = core::NewCustomer(wctx_);
       p.c.user_id = to_id;
@@ -352,7 +363,11 @@ Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
         reject(i, item, one.message());
         continue;
       }
-      applied.duplicate ? ++out.duplicates : ++out.accepted;
+      if (applied.duplicate) {
+        ++out.duplicates;  // nothing was applied, so nothing of it is noted either
+        continue;
+      }
+      ++out.accepted;
       for (auto& note : msg->notes) log_entry(i, item, std::move(note.kind), std::move(note.reason));
     }
     for (auto& entry : log) XOAL_RETURN_IF_ERROR(txn.InsertIngestionError(entry));
