@@ -125,8 +125,22 @@ class Generator {
   }
 
   std::string Str(int depth) {
-    int pick = depth > 2 ? Rand(0, 2) : Rand(0, 12);
+    int pick = depth > 2 ? Rand(0, 2) : Rand(0, 19);
     switch (pick) {
+      case 13:
+        return StrList(depth + 1) + " | first";
+      case 14:
+        return StrList(depth + 1) + " | last";
+      // CGI.escape (Shopify) escapes "()!*'" where encodeURIComponent does not: data words only.
+      case 15:
+        return std::string(Chance(50) ? "s" : "customer.last_name") + " | url_encode";
+        return Str(depth + 1) + " | url_encode";
+      case 16:
+        return "s | truncatewords: " + std::to_string(Rand(1, 6));
+      case 17:
+        return Str(depth + 1) + " | escape | newline_to_br";
+      case 18:
+        return "customer.tags | concat: words | compact | join: '/'";
       case 0:
         return Quote(Pick(kWords));
       case 1:
@@ -157,7 +171,7 @@ class Generator {
   }
 
   std::string IntExpr(int depth, bool non_negative) {
-    int pick = depth > 2 ? Rand(0, 1) : Rand(0, 8);
+    int pick = depth > 2 ? Rand(0, 1) : Rand(0, 11);
     switch (pick) {
       case 0:
         return std::to_string(non_negative ? Rand(0, 50) : Rand(-50, 50));
@@ -360,7 +374,8 @@ class Generator {
     }
     vars_.push_back({var, ints ? Type::kInt : Type::kStr});
     ++loop_depth_;
-    std::string body = "[{{ forloop.index }}/{{ forloop.length }}:{{ " + var + " }}";
+    std::string body = Chance(50) ? "[{{ forloop.index }}/{{ forloop.length }}:{{ " + var + " }}"
+                                  : "[{{ forloop.index0 }}^{{ forloop.rindex }}:{{ " + var + " }}";
     if (Chance(30)) {
       body += "{% if forloop.first %}F{% endif %}{% unless forloop.last %},{% endunless %}";
     }
