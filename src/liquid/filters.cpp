@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <unordered_set>
 
 #include "liquid/text.hpp"
 
@@ -1078,25 +1079,22 @@ Val Compact(FilterEnv& env, const Val& in, const FilterArgs& a) {
   return Val::Own(std::move(out));
 }
 
-// Exact identity for uniq: 1 and 1.0 are different values (Ruby's eql?).
-bool SameValue(const json::value& a, const json::value& b) {
-  return a.kind() == b.kind() && a == b;
+// Identity for uniq, as a hashable string: 1 and 1.0 are different values (Ruby's eql?).
+std::string UniqKey(const json::value& v) {
+  return std::to_string(static_cast<int>(v.kind())) + json::serialize(v);
 }
 
 Val Uniq(FilterEnv&, const Val& in, const FilterArgs& a) {
   json::array items = AsList(in.get());
   bool by_prop = !a.positional.empty() && !a.positional[0]->is_null();
   json::array out;
-  std::vector<json::value> seen;
+  std::unordered_set<std::string> seen;
   for (const auto& item : items) {
     json::value key = item;
     if (by_prop) {
       FetchProperty(item, a.positional[0].get(), key);
     }
-    bool dup = std::any_of(seen.begin(), seen.end(),
-                           [&](const json::value& s) { return SameValue(s, key); });
-    if (!dup) {
-      seen.push_back(std::move(key));
+    if (seen.insert(UniqKey(key)).second) {
       out.push_back(item);
     }
   }

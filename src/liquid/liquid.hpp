@@ -66,10 +66,13 @@ struct RenderOptions {
   std::optional<SystemTime> now;
 
   // Guards against runaway templates. Exceeding one is kInvalidArgument ("output too large",
-  // "too many loop iterations", "nesting too deep").
+  // "too many loop iterations", "nesting too deep", "too much filter work").
   size_t max_output_bytes = 4 * 1024 * 1024;
   uint64_t max_loop_iterations = 1'000'000;  // summed over every loop of one render
   size_t max_depth = 100;                    // nested blocks and captures
+  // Bytes of strings plus items of arrays that filters produce, summed over the render: bounds
+  // the CPU a template can burn without output (a loop re-filtering a large value).
+  uint64_t max_filter_work = 256ull * 1024 * 1024;
 };
 
 // Renders `tmpl` over `data` (normally an object: its members are the top-level variables; any

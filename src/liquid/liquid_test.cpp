@@ -254,6 +254,18 @@ TEST(LiquidTest, StopsRunawayOutput) {
   EXPECT_NE(RenderText("{{ (1..100000000) | size }}").find("range too large"), std::string::npos);
 }
 
+// Re-filtering a big value in a loop produces no output but burns CPU; the work budget stops it.
+TEST(LiquidTest, StopsRunawayFilterWork) {
+  RenderOptions options;
+  options.max_filter_work = 100000;
+  json::value data = json::object{{"big", std::string(10000, 'x')}};
+
+  std::string out = RenderText(
+      "{% for i in (1..1000) %}{% assign y = big | upcase %}{% endfor %}done", data, options);
+
+  EXPECT_NE(out.find("too much filter work (limit 100000)"), std::string::npos);
+}
+
 TEST(LiquidTest, RejectsTemplatesNestedDeepEnoughToExhaustTheStack) {
   std::string brackets = "{{ " + std::string(100000, '[') + "x" + std::string(100000, ']') + " }}";
   std::string conds = "{% if a";

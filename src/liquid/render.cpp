@@ -380,6 +380,13 @@ class Renderer {
       if (!env.error.empty()) {
         return FailVal(f.pos, "filter '" + f.name + "': " + env.error);
       }
+      filter_work_ += v->is_string()  ? v->get_string().size()
+                      : v->is_array() ? v->get_array().size()
+                                      : 1;
+      if (filter_work_ > options_.max_filter_work) {
+        return FailVal(
+            f.pos, "too much filter work (limit " + std::to_string(options_.max_filter_work) + ")");
+      }
     }
     return v;
   }
@@ -839,6 +846,7 @@ class Renderer {
   std::vector<LoopFrame> loops_;
   std::string ifchanged_last_;
   uint64_t iterations_ = 0;
+  uint64_t filter_work_ = 0;
   size_t depth_ = 0;
   bool lenient_ = false;  // while evaluating the input of a `default` filter
 };
