@@ -19,24 +19,27 @@ namespace {
 
 std::string Str(const Val& v) { return ToString(v.get()); }
 
-void Flatten(const json::value& v, json::array& out) {
+// Shopify's InputIterator as a view: arrays flattened, a hash as a one-item list, nil as empty,
+// anything else as a one-item list. The pointers are into `v`, valid while it lives.
+using Items = std::vector<const json::value*>;
+
+void Flatten(const json::value& v, Items& out) {
   for (const auto& item : v.get_array()) {
     if (item.is_array()) {
       Flatten(item, out);
     } else {
-      out.push_back(item);
+      out.push_back(&item);
     }
   }
 }
 
-// Shopify's InputIterator: arrays flattened, a hash as a one-item list, nil as empty, anything
-// else as a one-item list.
-json::array AsList(const json::value& v) {
-  json::array out;
+Items AsList(const json::value& v) {
+  Items out;
   if (v.is_array()) {
+    out.reserve(v.get_array().size());
     Flatten(v, out);
   } else if (!v.is_null()) {
-    out.push_back(v);
+    out.push_back(&v);
   }
   return out;
 }
@@ -788,20 +791,25 @@ Val Floor(FilterEnv&, const Val& in, const FilterArgs&) {
   return n.is_double() ? Val::Own(ToIntegerValue(std::floor(n.get_double()))) : Val::Own(n);
 }
 
-// Rounds half away from zero at `digits` decimals, working on the shortest decimal form of `d`
-// (as Ruby's BigDecimal does) so that 2.675 rounds to 2.68.
+// Rounds half away from zero at `digits` decimals of the shortest decimal form of `d`, as Ruby's
+// BigDecimal does, so that 2.675 rounds to 2.68 (binary doubles would give 2.67).
 double RoundDecimal(double d, int64_t digits) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
-  std::string s(buf, r.ptr);
-  size_t e = s.find('e');
-  int exp = std::stoi(s.substr(e + 1));
-  std::string shifted = s.substr(0, e) + "e" + std::to_string(exp + digits);
-  double scaled = std::strtod(shifted.c_str(), nullptr);
-  double rounded = std::round(scaled);
-  std::string back = FormatFloat(rounded);
-  back = back.substr(0, back.find('.')) + "e" + std::to_string(-digits);
-  return std::strtod(back.c_str(), nullptr);
+  auto dec = ToDecimal(json::value(d));
+  if (!dec || digits > 18 || dec->scale <= digits) {
+    return d;  // already at most `digits` decimals, or too large to have any
+  }
+  int64_t drop = dec->scale - digits;
+  if (drop > 18) {
+    return 0.0;
+  }
+  int64_t p = 1;
+  MulPow10(p, static_cast<int>(drop));
+  int64_t q = dec->mantissa / p;
+  int64_t r = dec->mantissa % p;
+  if ((r < 0 ? -r : r) * 2 >= p) {
+    q += dec->mantissa < 0 ? -1 : 1;
+  }
+  return DecimalToDouble(Decimal{q, static_cast<int>(digits)});
 }
 
 Val Round(FilterEnv& env, const Val& in, const FilterArgs& a) {
@@ -873,21 +881,25 @@ Val Last(FilterEnv&, const Val& in, const FilterArgs&) {
 
 Val Join(FilterEnv&, const Val& in, const FilterArgs& a) {
   std::string glue = a.positional.empty() ? " " : Str(a.positional[0]);
-  json::array items = AsList(in.get());
+  Items items = AsList(in.get());
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) {
       out += glue;
     }
-    AppendString(out, items[i]);
+    AppendString(out, *items[i]);
   }
   return Val::Own(json::string(out));
 }
 
 Val Reverse(FilterEnv&, const Val& in, const FilterArgs&) {
-  json::array items = AsList(in.get());
-  std::reverse(items.begin(), items.end());
-  return Val::Own(std::move(items));
+  Items items = AsList(in.get());
+  json::array out;
+  out.reserve(items.size());
+  for (auto it = items.rbegin(); it != items.rend(); ++it) {
+    out.push_back(**it);
+  }
+  return Val::Own(std::move(out));
 }
 
 Val Concat(FilterEnv& env, const Val& in, const FilterArgs& a) {
@@ -895,10 +907,12 @@ Val Concat(FilterEnv& env, const Val& in, const FilterArgs& a) {
   if (!other.is_array()) {
     return env.Fail("argument must be an array");
   }
-  json::array out = AsList(in.get());
-  json::array more = AsList(other);
-  for (auto& v : more) {
-    out.push_back(std::move(v));
+  json::array out;
+  for (const json::value* v : AsList(in.get())) {
+    out.push_back(*v);
+  }
+  for (const json::value* v : AsList(other)) {
+    out.push_back(*v);
   }
   return Val::Own(std::move(out));
 }
@@ -971,7 +985,7 @@ Val FilterBy(FilterEnv& env, const Val& in, const FilterArgs& a, Select mode) {
       return env.Fail("input must be an array or a hash");
     }
   }
-  json::array items = AsList(in.get());
+  Items items = AsList(in.get());
   const json::value& prop = a.positional[0].get();
   if (prop.is_null()) {
     // An undefined property matches nothing.
@@ -983,10 +997,10 @@ Val FilterBy(FilterEnv& env, const Val& in, const FilterArgs& a, Select mode) {
   json::array kept;
   for (size_t i = 0; i < items.size(); ++i) {
     json::value v;
-    PropResult r = FetchProperty(items[i], prop, v);
+    PropResult r = FetchProperty(*items[i], prop, v);
     if (r == PropResult::kTypeError) {
       return env.Fail("cannot read property " + json::serialize(prop) + " of " +
-                      std::string(JsonTypeName(items[i])));
+                      std::string(JsonTypeName(*items[i])));
     }
     if (r == PropResult::kNoMethod) {
       return Val();  // Shopify returns nil when an item has no properties at all
@@ -995,17 +1009,17 @@ Val FilterBy(FilterEnv& env, const Val& in, const FilterArgs& a, Select mode) {
     switch (mode) {
       case Select::kWhere:
         if (match) {
-          kept.push_back(items[i]);
+          kept.push_back(*items[i]);
         }
         break;
       case Select::kReject:
         if (!match) {
-          kept.push_back(items[i]);
+          kept.push_back(*items[i]);
         }
         break;
       case Select::kFind:
         if (match) {
-          return Val::Own(items[i]);
+          return Val::Own(*items[i]);
         }
         break;
       case Select::kFindIndex:
@@ -1049,10 +1063,11 @@ Val Map(FilterEnv& env, const Val& in, const FilterArgs& a) {
   if (IsNumber(in.get()) || in->is_bool()) {
     return env.Fail("input must be an array or a hash");
   }
-  json::array items = AsList(in.get());
+  Items items = AsList(in.get());
   json::array out;
   const json::value& prop = a.positional[0].get();
-  for (const auto& item : items) {
+  for (const json::value* item_ptr : items) {
+    const json::value& item = *item_ptr;
     if (!item.is_object()) {
       return env.Fail("cannot map over an item of type " + std::string(JsonTypeName(item)));
     }
@@ -1064,10 +1079,11 @@ Val Map(FilterEnv& env, const Val& in, const FilterArgs& a) {
 }
 
 Val Compact(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  json::array items = AsList(in.get());
+  Items items = AsList(in.get());
   json::array out;
   bool by_prop = !a.positional.empty() && !a.positional[0]->is_null();
-  for (const auto& item : items) {
+  for (const json::value* item_ptr : items) {
+    const json::value& item = *item_ptr;
     json::value v = item;
     if (by_prop && FetchProperty(item, a.positional[0].get(), v) == PropResult::kTypeError) {
       return env.Fail("cannot read a property of " + std::string(JsonTypeName(item)));
@@ -1085,11 +1101,12 @@ std::string UniqKey(const json::value& v) {
 }
 
 Val Uniq(FilterEnv&, const Val& in, const FilterArgs& a) {
-  json::array items = AsList(in.get());
+  Items items = AsList(in.get());
   bool by_prop = !a.positional.empty() && !a.positional[0]->is_null();
   json::array out;
   std::unordered_set<std::string> seen;
-  for (const auto& item : items) {
+  for (const json::value* item_ptr : items) {
+    const json::value& item = *item_ptr;
     json::value key = item;
     if (by_prop) {
       FetchProperty(item, a.positional[0].get(), key);
@@ -1110,14 +1127,14 @@ std::optional<int> NilSafeCompare(const json::value& a, const json::value& b) {
 }
 
 Val SortImpl(FilterEnv& env, const Val& in, const FilterArgs& a, bool natural) {
-  json::array items = AsList(in.get());
+  Items items = AsList(in.get());
   bool by_prop = !a.positional.empty() && !a.positional[0]->is_null();
   std::vector<std::pair<json::value, size_t>> keyed;
   keyed.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
-    json::value key = items[i];
+    json::value key = *items[i];
     if (by_prop) {
-      FetchProperty(items[i], a.positional[0].get(), key);
+      FetchProperty(*items[i], a.positional[0].get(), key);
     }
     if (natural && !key.is_null()) {
       key = json::string(MapAscii(ToString(key), [](int c) { return std::tolower(c); }));
@@ -1139,7 +1156,7 @@ Val SortImpl(FilterEnv& env, const Val& in, const FilterArgs& a, bool natural) {
   json::array out;
   out.reserve(items.size());
   for (const auto& k : keyed) {
-    out.push_back(items[k.second]);
+    out.push_back(*items[k.second]);
   }
   return Val::Own(std::move(out));
 }
@@ -1150,12 +1167,13 @@ Val SortNatural(FilterEnv& env, const Val& in, const FilterArgs& a) {
 }
 
 Val Sum(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  json::array items = AsList(in.get());
+  Items items = AsList(in.get());
   bool by_prop = !a.positional.empty() && !a.positional[0]->is_null();
   int64_t isum = 0;
   double dsum = 0;
   bool is_float = false;
-  for (const auto& item : items) {
+  for (const json::value* item_ptr : items) {
+    const json::value& item = *item_ptr;
     json::value v = item;
     if (by_prop) {
       if (!item.is_object()) {
