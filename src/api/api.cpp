@@ -42,6 +42,7 @@ Api::Api(ApiDeps deps) : deps_(deps), ingest_limiter_(deps.clock) {
   AddCompanyRoutes(*this);
   AddFieldRoutes(*this);
   AddIngestRoutes(*this);
+  if (deps_.segments) AddSegmentRoutes(*this);
 }
 
 void Api::Add(http::Method method, std::string pattern, Access access, ApiHandler handler) {

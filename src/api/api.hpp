@@ -17,11 +17,18 @@
 
 namespace xoal::api {
 
+}  // namespace xoal::api
+namespace xoal::segments {
+class SegmentEngine;
+}
+namespace xoal::api {
+
 struct ApiDeps {
-  store::Store& store;
+  store::Store& store;  // the segment engine's store, so that writes keep segments current
   const Clock& clock;
   core::KeyCache& keys;
   Metrics& metrics;
+  segments::SegmentEngine* segments = nullptr;
 };
 
 using ApiHandler = std::function<http::Response(ApiCall&)>;
@@ -64,5 +71,6 @@ void AddCustomerRoutes(Api& api);
 void AddCompanyRoutes(Api& api);
 void AddFieldRoutes(Api& api);
 void AddIngestRoutes(Api& api);
+void AddSegmentRoutes(Api& api);
 
 }  // namespace xoal::api

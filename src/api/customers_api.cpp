@@ -63,11 +63,7 @@ http::Response List(Api& api, ApiCall& call) {
   }
   if (const auto* u = call.req.Query("user_id")) filter.user_id = *u;
   if (const auto* t = call.req.Query("tag")) filter.tag = *t;
-  if (call.req.Query("segment_id")) {
-    return ErrorResponse(Status::InvalidArgument(
-        "filtering by segment_id needs segments, which this server does not have yet",
-        "segment_id"));
-  }
+  if (const auto* s = call.req.Query("segment_id")) filter.segment_id = *s;
   std::vector<store::Customer> rows;
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(rows, txn.ListCustomers(call.project.id, filter, *page));

@@ -16,6 +16,7 @@
 #include "core/projects.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "segments/engine.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace xoal::app {
@@ -127,6 +128,25 @@ void LogIfError(const Status& st, std::string_view event) {
   if (!st.ok()) spdlog::warn("{} error=\"{}\"", event, st.message());
 }
 
+// POST /_test/clock {"advance_ms": N} or {"set": "<iso time>"}: moves the test clock and answers
+// {"now": "<iso time>"}. Registered only with --test-clock.
+void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine& engine) {
+  api.Add(http::Method::kPost, "/_test/clock", api::Access::kPublic,
+          [&clock, &engine](api::ApiCall& call) {
+            auto body = api::ParseObjectBody(call.req);
+            if (!body.ok()) return api::ErrorResponse(body.status());
+            if (auto it = body->find("advance_ms"); it != body->end() && it->value().is_int64()) {
+              clock.Advance(Millis(it->value().get_int64()));
+            } else if (auto set = body->find("set"); set != body->end()) {
+              auto t = ParseJsonTime(set->value());
+              if (!t) return api::ErrorResponse(Status::InvalidArgument("set must be a time", "set"));
+              clock.Set(*t);
+            }
+            engine.Wake();
+            return api::JsonResponse(200, json::object{{"now", FormatIsoTime(clock.SystemNow())}});
+          });
+}
+
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
@@ -138,17 +158,28 @@ int RunServe(const ServeOptions& options) {
   server_options.io_threads = options.io_threads;
   sigset_t stop_signals = BlockStopSignals();
 
-  SystemClock clock;
+  SystemClock system_clock;
+  FakeClock test_clock(system_clock.SystemNow());
+  const Clock& clock = options.test_clock ? static_cast<const Clock&>(test_clock) : system_clock;
   Metrics metrics;
   auto store = OpenStore(options.data_dir, &metrics);
   if (!store || !EnsureFirstProject(*store, clock)) return 1;
+  segments::SegmentEngine segments(*store, clock);
+  if (Status st = segments.Load(); !st.ok()) {
+    spdlog::error("segments_load_failed error=\"{}\"", st.message());
+    return 1;
+  }
   core::KeyCache keys(*store, clock);
   if (Status st = keys.Reload(); !st.ok()) {
     spdlog::error("key_cache_load_failed error=\"{}\"", st.message());
     return 1;
   }
 
-  api::Api api({*store, clock, keys, metrics});
+  api::Api api({segments.store(), clock, keys, metrics, &segments});
+  if (options.test_clock) {
+    spdlog::warn("test_clock_enabled detail=\"time moves only through POST /_test/clock\"");
+    AddTestClockRoute(api, test_clock, segments);
+  }
   http::Server server(server_options, [&api](http::Request& req) { return api.Dispatch(req); });
   auto port = server.Start();
   if (!port.ok()) {
@@ -163,6 +194,7 @@ int RunServe(const ServeOptions& options) {
     return st.ok() ? std::string("ok") : "error " + st.message();
   });
   LogIfError(control_started, "control_socket_unavailable");
+  segments.Start();
   spdlog::info("server_started host={} port={}", server_options.host, *port);
   std::cout << "listening address=" << server_options.host << ":" << *port << std::endl;
 
@@ -178,6 +210,7 @@ int RunServe(const ServeOptions& options) {
   spdlog::info("server_stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   control.Stop();
   server.Stop();
+  segments.Stop();
   LogIfError(keys.FlushLastUsed(), "key_last_used_flush_failed");
   store->Close();
   spdlog::info("server_stopped");

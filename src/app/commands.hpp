@@ -12,6 +12,9 @@ struct ServeOptions {
   std::filesystem::path data_dir;
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
   int io_threads = 0;                     // 0: one per core
+  // Test-only: run on a clock that moves only through POST /_test/clock, so tests of
+  // time-based behaviour (segment windows, delays) need no sleeps.
+  bool test_clock = false;
 };
 
 // Runs the server until SIGTERM or SIGINT, then stops cleanly and returns 0. On an empty data

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   add_data_dir(serve_cmd);
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (XOAL_LISTEN)");
   serve_cmd->add_option("--io-threads", serve.io_threads, "socket threads; 0 is one per core");
+  serve_cmd->add_flag("--test-clock", serve.test_clock,
+                      "tests only: time moves only through POST /_test/clock");
 
   auto* project_cmd = app.add_subcommand("project", "manage projects");
   project_cmd->require_subcommand(1);

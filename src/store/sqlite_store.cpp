@@ -71,6 +71,26 @@ CREATE TABLE ingestion_errors(
   reason TEXT NOT NULL, excerpt TEXT NOT NULL);
 CREATE INDEX ingestion_errors_by_project ON ingestion_errors(project_id, seq);
 )sql",
+    // Version 3: segments, their members, history and flip timers.
+    R"sql(
+CREATE TABLE segments(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  type TEXT NOT NULL, conditions TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE INDEX segments_by_project ON segments(project_id, seq);
+CREATE TABLE segment_members(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, segment_id TEXT NOT NULL, usid TEXT NOT NULL,
+  entered_at INTEGER NOT NULL, UNIQUE(segment_id, usid));
+CREATE INDEX segment_members_by_customer ON segment_members(project_id, usid);
+CREATE TABLE segment_history(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, segment_id TEXT NOT NULL, usid TEXT NOT NULL,
+  entered INTEGER NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX segment_history_by_segment ON segment_history(segment_id, seq);
+CREATE TABLE segment_timers(
+  segment_id TEXT NOT NULL, usid TEXT NOT NULL, project_id TEXT NOT NULL, flip_at INTEGER NOT NULL,
+  PRIMARY KEY(segment_id, usid)) WITHOUT ROWID;
+CREATE INDEX segment_timers_by_time ON segment_timers(flip_at);
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -139,6 +159,7 @@ class Stmt {
     return Text(col);
   }
   int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
   SystemTime Time(int col) const { return FromEpochMillis(Int(col)); }
   std::optional<SystemTime> OptTime(int col) const {
     if (sqlite3_column_type(s_, col) == SQLITE_NULL) return std::nullopt;
@@ -335,10 +356,12 @@ class SqliteReads : public Base {
         " AND (?3 IS NULL OR c.email = ?3) AND (?4 IS NULL OR c.user_id = ?4)"
         " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM customer_tags t"
         "      WHERE t.usid = c.usid AND t.tag = ?5))"
+        " AND (?7 IS NULL OR EXISTS (SELECT 1 FROM segment_members m"
+        "      WHERE m.segment_id = ?7 AND m.usid = c.usid))"
         " ORDER BY c.seq LIMIT ?6";
     auto s = c_.Prepare(kSql);
     s.Bind(1, project_id).Bind(2, page.after_seq).Bind(3, filter.email).Bind(4, filter.user_id);
-    s.Bind(5, filter.tag).Bind(6, static_cast<int64_t>(page.limit));
+    s.Bind(5, filter.tag).Bind(6, static_cast<int64_t>(page.limit)).Bind(7, filter.segment_id);
     std::vector<Customer> out;
     while (s.Step() == SQLITE_ROW) out.push_back(ReadCustomer(s));
     for (auto& cu : out) FillCustomerSets(cu);
@@ -455,6 +478,89 @@ class SqliteReads : public Base {
     return out;
   }
 
+  Result<std::optional<Segment>> GetSegment(std::string_view project_id,
+                                            std::string_view id) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, name, type, conditions, status, created_at, updated_at"
+        " FROM segments WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    if (s.Step() != SQLITE_ROW) return std::optional<Segment>();
+    return std::optional<Segment>(ReadSegment(s));
+  }
+
+  Result<std::vector<Segment>> ListSegments(std::string_view project_id,
+                                            PageRequest page) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, name, type, conditions, status, created_at, updated_at"
+        " FROM segments WHERE (?1 = '' OR project_id = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3");
+    s.Bind(1, project_id).Bind(2, page.after_seq).Bind(3, static_cast<int64_t>(page.limit));
+    std::vector<Segment> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadSegment(s));
+    return out;
+  }
+
+  Result<bool> IsSegmentMember(std::string_view segment_id, std::string_view usid) override {
+    auto s = c_.Prepare("SELECT 1 FROM segment_members WHERE segment_id = ? AND usid = ?");
+    s.Bind(1, segment_id).Bind(2, usid);
+    return s.Step() == SQLITE_ROW;
+  }
+
+  Result<std::vector<SegmentMember>> ListSegmentMembers(std::string_view segment_id,
+                                                        PageRequest page) override {
+    auto s = c_.Prepare(
+        "SELECT seq, usid, entered_at FROM segment_members WHERE segment_id = ? AND seq > ?"
+        " ORDER BY seq LIMIT ?");
+    s.Bind(1, segment_id).Bind(2, page.after_seq).Bind(3, static_cast<int64_t>(page.limit));
+    std::vector<SegmentMember> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(SegmentMember{s.Int(0), s.Text(1), s.Time(2)});
+    return out;
+  }
+
+  Result<int64_t> CountSegmentMembers(std::string_view segment_id) override {
+    auto s = c_.Prepare("SELECT COUNT(*) FROM segment_members WHERE segment_id = ?");
+    s.Bind(1, segment_id);
+    return s.Step() == SQLITE_ROW ? s.Int(0) : 0;
+  }
+
+  Result<std::vector<std::string>> ListSegmentsOf(std::string_view project_id,
+                                                  std::string_view usid) override {
+    return StringColumnList2(
+        "SELECT segment_id FROM segment_members WHERE project_id = ? AND usid = ? ORDER BY seq",
+        project_id, usid);
+  }
+
+  Result<std::vector<SegmentChange>> ListSegmentHistory(std::string_view segment_id,
+                                                        int64_t before_seq, int limit) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, segment_id, usid, entered, at FROM segment_history"
+        " WHERE segment_id = ?1 AND (?2 = 0 OR seq < ?2) ORDER BY seq DESC LIMIT ?3");
+    s.Bind(1, segment_id).Bind(2, before_seq).Bind(3, static_cast<int64_t>(limit));
+    std::vector<SegmentChange> out;
+    while (s.Step() == SQLITE_ROW) {
+      out.push_back(
+          SegmentChange{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4) != 0, s.Time(5)});
+    }
+    return out;
+  }
+
+  Result<std::vector<SegmentTimer>> DueSegmentTimers(SystemTime now, int limit) override {
+    auto s = c_.Prepare(
+        "SELECT project_id, segment_id, usid, flip_at FROM segment_timers WHERE flip_at <= ?"
+        " ORDER BY flip_at LIMIT ?");
+    s.Bind(1, now).Bind(2, static_cast<int64_t>(limit));
+    std::vector<SegmentTimer> out;
+    while (s.Step() == SQLITE_ROW) {
+      out.push_back(SegmentTimer{s.Text(0), s.Text(1), s.Text(2), s.Time(3)});
+    }
+    return out;
+  }
+
+  Result<std::optional<SystemTime>> NextSegmentTimer() override {
+    auto s = c_.Prepare("SELECT MIN(flip_at) FROM segment_timers");
+    if (s.Step() != SQLITE_ROW || s.IsNull(0)) return std::optional<SystemTime>();
+    return std::optional<SystemTime>(s.Time(0));
+  }
+
   Result<bool> EventExists(std::string_view project_id, std::string_view id) override {
     auto s = c_.Prepare("SELECT 1 FROM events WHERE project_id = ? AND id = ?");
     s.Bind(1, project_id).Bind(2, id);
@@ -511,6 +617,23 @@ class SqliteReads : public Base {
 
   static Membership ReadMembership(const Stmt& s) {
     return Membership{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Object(4), s.Time(5)};
+  }
+
+  static Segment ReadSegment(const Stmt& s) {
+    Segment g{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), json::value(),
+              s.Text(6), s.Time(7),  s.Time(8)};
+    std::error_code ec;
+    g.conditions = json::parse(s.Text(5), ec);
+    return g;
+  }
+
+  std::vector<std::string> StringColumnList2(const char* sql, std::string_view a,
+                                             std::string_view b) {
+    std::vector<std::string> out;
+    auto s = c_.Prepare(sql);
+    s.Bind(1, a).Bind(2, b);
+    while (s.Step() == SQLITE_ROW) out.push_back(s.Text(0));
+    return out;
   }
 
   static Field ReadField(const Stmt& s) {
@@ -722,6 +845,75 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     s.Bind(1, project_id).Bind(2, entity).Bind(3, name);
     XOAL_RETURN_IF_ERROR(s.Exec("delete field"));
     return Changed() ? Status::Ok() : Status::NotFound("no such field");
+  }
+
+  Status PutSegment(Segment& g) override {
+    auto s = c_.Prepare(
+        "INSERT INTO segments(project_id, id, name, type, conditions, status, created_at, "
+        "updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(id) DO UPDATE SET "
+        "name = ?3, type = ?4, conditions = ?5, status = ?6, updated_at = ?8");
+    s.Bind(1, g.project_id).Bind(2, g.id).Bind(3, g.name).Bind(4, g.type);
+    s.Bind(5, json::serialize(g.conditions)).Bind(6, g.status).Bind(7, g.created_at);
+    s.Bind(8, g.updated_at);
+    XOAL_RETURN_IF_ERROR(s.Exec("put segment"));
+    if (g.seq == 0) g.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+  Status DeleteSegment(std::string_view project_id, std::string_view id) override {
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM segment_members WHERE project_id = ?1 AND segment_id = ?2",
+        "DELETE FROM segment_history WHERE project_id = ?1 AND segment_id = ?2",
+        "DELETE FROM segment_timers WHERE project_id = ?1 AND segment_id = ?2",
+    };
+    for (const char* sql : kDeletes) {
+      auto s = c_.Prepare(sql);
+      s.Bind(1, project_id).Bind(2, id);
+      XOAL_RETURN_IF_ERROR(s.Exec("delete segment data"));
+    }
+    auto s = c_.Prepare("DELETE FROM segments WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    XOAL_RETURN_IF_ERROR(s.Exec("delete segment"));
+    return Changed() ? Status::Ok() : Status::NotFound("no segment with id " + std::string(id));
+  }
+
+  Status AddSegmentMember(std::string_view project_id, std::string_view segment_id,
+                          std::string_view usid, SystemTime at) override {
+    auto s = c_.Prepare(
+        "INSERT INTO segment_members(project_id, segment_id, usid, entered_at) VALUES (?,?,?,?)");
+    s.Bind(1, project_id).Bind(2, segment_id).Bind(3, usid).Bind(4, at);
+    return s.Exec("add segment member");
+  }
+
+  Status RemoveSegmentMember(std::string_view segment_id, std::string_view usid) override {
+    auto s = c_.Prepare("DELETE FROM segment_members WHERE segment_id = ? AND usid = ?");
+    s.Bind(1, segment_id).Bind(2, usid);
+    XOAL_RETURN_IF_ERROR(s.Exec("remove segment member"));
+    return Changed() ? Status::Ok() : Status::NotFound("the customer is not in the segment");
+  }
+
+  Status InsertSegmentChange(SegmentChange& c) override {
+    auto s = c_.Prepare(
+        "INSERT INTO segment_history(project_id, segment_id, usid, entered, at) VALUES (?,?,?,?,?)");
+    s.Bind(1, c.project_id).Bind(2, c.segment_id).Bind(3, c.usid);
+    s.Bind(4, static_cast<int64_t>(c.entered ? 1 : 0)).Bind(5, c.at);
+    XOAL_RETURN_IF_ERROR(s.Exec("insert segment change"));
+    c.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+  Status SetSegmentTimer(std::string_view project_id, std::string_view segment_id,
+                         std::string_view usid, std::optional<SystemTime> flip_at) override {
+    if (!flip_at) {
+      auto s = c_.Prepare("DELETE FROM segment_timers WHERE segment_id = ? AND usid = ?");
+      s.Bind(1, segment_id).Bind(2, usid);
+      return s.Exec("clear segment timer");
+    }
+    auto s = c_.Prepare(
+        "INSERT INTO segment_timers(segment_id, usid, project_id, flip_at) VALUES (?1,?2,?3,?4)"
+        " ON CONFLICT(segment_id, usid) DO UPDATE SET flip_at = ?4");
+    s.Bind(1, segment_id).Bind(2, usid).Bind(3, project_id).Bind(4, *flip_at);
+    return s.Exec("set segment timer");
   }
 
   Status InsertIngestionError(IngestionError& e) override {

@@ -65,6 +65,7 @@ struct CustomerFilter {
   std::optional<std::string> email;
   std::optional<std::string> user_id;
   std::optional<std::string> tag;
+  std::optional<std::string> segment_id;  // members of this segment only
 };
 
 struct Company {
@@ -123,6 +124,42 @@ struct IngestionError {
   std::string excerpt;     // the start of the offending message or value
 };
 
+struct Segment {
+  int64_t seq = 0;
+  std::string project_id;
+  std::string id;
+  std::string name;
+  std::string type;       // dynamic or manual
+  json::value conditions;  // null for manual segments
+  std::string status;     // computing or ready
+  SystemTime created_at;
+  SystemTime updated_at;
+};
+
+struct SegmentMember {
+  int64_t seq = 0;
+  std::string usid;
+  SystemTime entered_at;
+};
+
+// One entry into or exit from a segment.
+struct SegmentChange {
+  int64_t seq = 0;
+  std::string project_id;
+  std::string segment_id;
+  std::string usid;
+  bool entered = true;
+  SystemTime at;
+};
+
+// When a time-based condition of a segment can next flip for a customer with no new data.
+struct SegmentTimer {
+  std::string project_id;
+  std::string segment_id;
+  std::string usid;
+  SystemTime flip_at;
+};
+
 // A page of a list: rows with seq greater than `after_seq`, at most `limit` of them.
 struct PageRequest {
   int64_t after_seq = 0;
@@ -171,6 +208,26 @@ class ReadTxn {
   // Stored (non built-in) fields of one entity, by name.
   virtual Result<std::vector<Field>> ListFields(std::string_view project_id,
                                                 std::string_view entity) = 0;
+
+  virtual Result<std::optional<Segment>> GetSegment(std::string_view project_id,
+                                                    std::string_view id) = 0;
+  // Segments of one project by seq, or of every project when `project_id` is empty.
+  virtual Result<std::vector<Segment>> ListSegments(std::string_view project_id,
+                                                    PageRequest page) = 0;
+  virtual Result<bool> IsSegmentMember(std::string_view segment_id, std::string_view usid) = 0;
+  virtual Result<std::vector<SegmentMember>> ListSegmentMembers(std::string_view segment_id,
+                                                                PageRequest page) = 0;
+  virtual Result<int64_t> CountSegmentMembers(std::string_view segment_id) = 0;
+  // The ids of the segments the customer is in.
+  virtual Result<std::vector<std::string>> ListSegmentsOf(std::string_view project_id,
+                                                          std::string_view usid) = 0;
+  // Entries and exits, newest first; `before_seq` 0 means from the newest.
+  virtual Result<std::vector<SegmentChange>> ListSegmentHistory(std::string_view segment_id,
+                                                                int64_t before_seq,
+                                                                int limit) = 0;
+  // Timers due at or before `now`, earliest first.
+  virtual Result<std::vector<SegmentTimer>> DueSegmentTimers(SystemTime now, int limit) = 0;
+  virtual Result<std::optional<SystemTime>> NextSegmentTimer() = 0;
 
   // Whether the project has an event with this id (a messageId seen before).
   virtual Result<bool> EventExists(std::string_view project_id, std::string_view id) = 0;
@@ -235,6 +292,20 @@ class WriteTxn : public ReadTxn {
   // Inserts an event; kAlreadyExists when the project already has an event with this id.
   virtual Status InsertEvent(Event& event) = 0;
   virtual Status InsertIngestionError(IngestionError& error) = 0;
+
+  // Inserts the segment, or replaces the one with its id; sets `seq` on insert.
+  virtual Status PutSegment(Segment& segment) = 0;
+  // Deletes the segment with its members, history and timers; kNotFound when absent.
+  virtual Status DeleteSegment(std::string_view project_id, std::string_view id) = 0;
+  // kAlreadyExists when the customer is a member already.
+  virtual Status AddSegmentMember(std::string_view project_id, std::string_view segment_id,
+                                  std::string_view usid, SystemTime at) = 0;
+  // kNotFound when the customer was not a member.
+  virtual Status RemoveSegmentMember(std::string_view segment_id, std::string_view usid) = 0;
+  virtual Status InsertSegmentChange(SegmentChange& change) = 0;
+  // Sets (or, with nullopt, clears) the customer's timer for the segment.
+  virtual Status SetSegmentTimer(std::string_view project_id, std::string_view segment_id,
+                                 std::string_view usid, std::optional<SystemTime> flip_at) = 0;
 };
 
 class Store {

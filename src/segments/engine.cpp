@@ -1,0 +1,777 @@
+#include "segments/engine.hpp"
+
+#include <date/tz.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/crypto.hpp"
+#include "common/time_format.hpp"
+#include "segments/tracking_txn.hpp"
+
+namespace xoal::segments {
+namespace {
+
+using internal::Changes;
+using internal::Dirty;
+using internal::TrackingTxn;
+
+// TODO: a view loads at most this many of a customer's newest events; a customer with more
+// events than that is evaluated on the newest ones only.
+constexpr int kMaxEventsPerView = 10000;
+constexpr int kScanPage = 500;
+constexpr int kTimerBatch = 500;
+constexpr std::chrono::seconds kIdleWait{1};
+constexpr size_t kMaxNameLength = 200;
+
+// One segment of a project as the engine evaluates it.
+struct Def {
+  store::Segment segment;
+  std::optional<Condition> condition;  // dynamic segments only
+};
+
+// A project's segments, dynamic ones in dependency order (a segment after those it reads).
+struct ProjectSegments {
+  std::vector<Def> defs;
+};
+
+bool Intersects(const std::vector<std::string>& wanted, const std::set<std::string>& changed) {
+  for (const auto& w : wanted) {
+    if (changed.contains(w)) return true;
+  }
+  return false;
+}
+
+bool Affects(const Def& def, const Dirty& dirty) {
+  if (dirty.all || dirty.segments.contains(def.segment.id)) return true;
+  const Dependencies& d = def.condition->dependencies();
+  return Intersects(d.attributes, dirty.attributes) || Intersects(d.events, dirty.events) ||
+         Intersects(d.tags, dirty.tags) ||
+         (dirty.companies && (!d.companies.empty() || !d.company_attributes.empty()));
+}
+
+// Orders `defs` so that a segment comes after every segment it reads. Requires: no cycle.
+std::vector<Def> TopologicalOrder(std::vector<Def> defs) {
+  std::vector<Def> out;
+  std::set<std::string> placed;
+  while (!defs.empty()) {
+    size_t before = defs.size();
+    for (auto it = defs.begin(); it != defs.end();) {
+      bool ready = true;
+      if (it->condition) {
+        for (const auto& dep : it->condition->dependencies().segments) {
+          bool known = std::any_of(defs.begin(), defs.end(),
+                                   [&](const Def& d) { return d.segment.id == dep; });
+          if (known && !placed.contains(dep)) ready = false;
+        }
+      }
+      if (ready) {
+        placed.insert(it->segment.id);
+        out.push_back(std::move(*it));
+        it = defs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (defs.size() == before) {  // a cycle slipped through: keep going rather than loop
+      for (auto& d : defs) out.push_back(std::move(d));
+      break;
+    }
+  }
+  return out;
+}
+
+const date::time_zone* ProjectZone(const store::Project* project) {
+  if (!project) return nullptr;
+  auto it = project->settings.find("timezone");
+  if (it == project->settings.end() || !it->value().is_string()) return nullptr;
+  try {
+    return date::locate_zone(std::string(it->value().get_string()));
+  } catch (const std::exception&) {
+    return nullptr;  // validated when set; an unknown name falls back to UTC
+  }
+}
+
+// What evaluation reads about one customer, owned.
+struct ViewData {
+  store::Customer customer;
+  std::vector<store::Company> companies;
+  std::vector<store::Event> events;
+};
+
+Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer, bool with_events) {
+  ViewData v;
+  v.customer = std::move(customer);
+  const std::string& pid = v.customer.project_id;
+  XOAL_ASSIGN_OR_RETURN(auto memberships, txn.ListMembershipsOf(pid, v.customer.usid));
+  for (const auto& m : memberships) {
+    XOAL_ASSIGN_OR_RETURN(auto company, txn.GetCompany(pid, m.company_id));
+    if (company) v.companies.push_back(std::move(*company));
+  }
+  if (with_events) {
+    XOAL_ASSIGN_OR_RETURN(v.events, txn.ListEvents(pid, v.customer.usid, 0, kMaxEventsPerView));
+  }
+  return v;
+}
+
+CustomerView ViewOf(const ViewData& v, store::ReadTxn& txn, const date::time_zone* zone) {
+  CustomerView view;
+  view.customer = &v.customer;
+  view.companies = v.companies;
+  view.events = v.events;
+  view.timezone = zone;
+  view.in_segment = [&txn, &v](std::string_view segment_id) {
+    auto member = txn.IsSegmentMember(segment_id, v.customer.usid);
+    return member.ok() && *member;
+  };
+  return view;
+}
+
+bool NeedsEvents(const std::vector<const Def*>& defs) {
+  return std::any_of(defs.begin(), defs.end(), [](const Def* d) {
+    return !d->condition->dependencies().events.empty();
+  });
+}
+
+Status ValidateName(const json::value& v) {
+  if (!v.is_string() || v.get_string().empty() || v.get_string().size() > kMaxNameLength) {
+    return Status::InvalidArgument("name must be a string of 1 to 200 characters", "name");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+class SegmentEngine::State {
+ public:
+  State(store::Store& inner, const Clock& clock) : inner_(inner), clock_(clock) {}
+
+  store::Store& inner_;
+  const Clock& clock_;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const ProjectSegments>> projects_;  // guarded by mu_
+  std::vector<MembershipListener*> listeners_;                               // guarded by mu_
+  // Segments whose membership is being computed from scratch: (project, id) -> cursor seq.
+  std::map<std::pair<std::string, std::string>, int64_t> computing_;  // guarded by mu_
+  bool stopping_ = false;                                             // guarded by mu_
+  bool woken_ = false;                                                // guarded by mu_
+  std::condition_variable cv_;
+  std::thread thread_;
+
+  std::shared_ptr<const ProjectSegments> Snapshot(const std::string& project_id) {
+    std::lock_guard lock(mu_);
+    auto it = projects_.find(project_id);
+    return it == projects_.end() ? std::make_shared<ProjectSegments>() : it->second;
+  }
+
+  // Re-reads one project's segments from the store into the snapshot.
+  Status ReloadProject(const std::string& project_id) {
+    std::vector<store::Segment> rows;
+    XOAL_RETURN_IF_ERROR(inner_.Read([&](store::ReadTxn& txn) {
+      store::PageRequest page{0, 1000};
+      while (true) {
+        XOAL_ASSIGN_OR_RETURN(auto part, txn.ListSegments(project_id, page));
+        rows.insert(rows.end(), part.begin(), part.end());
+        if (part.size() < static_cast<size_t>(page.limit)) return Status::Ok();
+        page.after_seq = part.back().seq;
+      }
+    }));
+    std::vector<Def> defs;
+    for (auto& s : rows) {
+      Def d{std::move(s), std::nullopt};
+      if (d.segment.type == "dynamic") {
+        auto cond = ParseCondition(d.segment.conditions);
+        if (!cond.ok()) {
+          spdlog::error("segment_unreadable project_id={} segment_id={} error=\"{}\"", project_id,
+                        d.segment.id, cond.status().message());
+          continue;
+        }
+        d.condition = std::move(*cond);
+      }
+      defs.push_back(std::move(d));
+    }
+    auto snapshot = std::make_shared<ProjectSegments>();
+    snapshot->defs = TopologicalOrder(std::move(defs));
+    std::lock_guard lock(mu_);
+    projects_[project_id] = std::move(snapshot);
+    return Status::Ok();
+  }
+
+  void Publish(const std::vector<MembershipChange>& changes) {
+    std::vector<MembershipListener*> listeners;
+    {
+      std::lock_guard lock(mu_);
+      listeners = listeners_;
+    }
+    for (auto* l : listeners) l->OnMembershipChanges(changes);
+  }
+
+  Status Record(store::WriteTxn& txn, const std::string& pid, const std::string& sid,
+                const std::string& usid, bool entered, SystemTime at,
+                std::vector<MembershipChange>& out) {
+    if (entered) {
+      XOAL_RETURN_IF_ERROR(txn.AddSegmentMember(pid, sid, usid, at));
+    } else {
+      XOAL_RETURN_IF_ERROR(txn.RemoveSegmentMember(sid, usid));
+    }
+    store::SegmentChange change{0, pid, sid, usid, entered, at};
+    XOAL_RETURN_IF_ERROR(txn.InsertSegmentChange(change));
+    out.push_back(MembershipChange{pid, sid, usid, entered, at});
+    return Status::Ok();
+  }
+
+  // A removed customer leaves every segment; a merged one hands its manual memberships to the
+  // survivor (dynamic ones follow from re-evaluating the survivor).
+  Status ApplyRemoval(store::WriteTxn& txn, const ProjectSegments& segs, const std::string& pid,
+                      const std::string& usid, const std::string& into, SystemTime now,
+                      std::vector<MembershipChange>& out) {
+    XOAL_ASSIGN_OR_RETURN(auto ids, txn.ListSegmentsOf(pid, usid));
+    for (const auto& sid : ids) {
+      auto def = std::find_if(segs.defs.begin(), segs.defs.end(),
+                              [&](const Def& d) { return d.segment.id == sid; });
+      if (def != segs.defs.end() && def->segment.type == "manual" && !into.empty()) {
+        XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(sid, into));
+        if (!member) {
+          XOAL_RETURN_IF_ERROR(Record(txn, pid, sid, into, true, now, out));
+        }
+      }
+      XOAL_RETURN_IF_ERROR(Record(txn, pid, sid, usid, false, now, out));
+      XOAL_RETURN_IF_ERROR(txn.SetSegmentTimer(pid, sid, usid, std::nullopt));
+    }
+    return Status::Ok();
+  }
+
+  Status Evaluate(store::WriteTxn& txn, const ProjectSegments& segs, const store::Project* project,
+                  const std::string& usid, const Dirty& dirty, SystemTime now,
+                  std::vector<MembershipChange>& out) {
+    std::set<std::string> candidates;
+    std::vector<const Def*> dynamic;
+    for (const auto& d : segs.defs) {
+      if (!d.condition) continue;
+      dynamic.push_back(&d);
+      if (Affects(d, dirty)) candidates.insert(d.segment.id);
+    }
+    if (candidates.empty()) return Status::Ok();
+    XOAL_ASSIGN_OR_RETURN(auto customer,
+                          txn.FindCustomer(project->id, store::CustomerKey::kUsid, usid));
+    if (!customer) return Status::Ok();
+    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, std::move(*customer), NeedsEvents(dynamic)));
+    CustomerView view = ViewOf(data, txn, ProjectZone(project));
+    for (const Def* d : dynamic) {
+      const std::string& sid = d->segment.id;
+      if (!candidates.contains(sid)) continue;
+      bool matches = Matches(*d->condition, view, now);
+      XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(sid, usid));
+      if (matches != member) {
+        XOAL_RETURN_IF_ERROR(Record(txn, project->id, sid, usid, matches, now, out));
+        for (const Def* other : dynamic) {
+          const auto& reads = other->condition->dependencies().segments;
+          if (std::find(reads.begin(), reads.end(), sid) != reads.end()) {
+            candidates.insert(other->segment.id);
+          }
+        }
+      }
+      if (d->condition->dependencies().reads_time) {
+        XOAL_RETURN_IF_ERROR(txn.SetSegmentTimer(project->id, sid, usid,
+                                                 NextFlipTime(*d->condition, view, now)));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Runs at the end of every write, in its transaction.
+  Status Apply(store::WriteTxn& txn, Changes& changes, std::vector<MembershipChange>& out) {
+    const std::string& pid = changes.project_id;
+    auto segs = Snapshot(pid);
+    if (segs->defs.empty()) return Status::Ok();
+    SystemTime now = clock_.SystemNow();
+    XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(pid));
+    if (!project) return Status::Ok();
+    for (const auto& [usid, into] : changes.removed) {
+      XOAL_RETURN_IF_ERROR(ApplyRemoval(txn, *segs, pid, usid, into, now, out));
+    }
+    for (const auto& company_id : changes.companies) {
+      store::PageRequest page{0, 1000};
+      while (true) {
+        XOAL_ASSIGN_OR_RETURN(auto members, txn.ListMembers(pid, company_id, page));
+        for (const auto& m : members) changes.customers[m.usid].companies = true;
+        if (members.size() < static_cast<size_t>(page.limit)) break;
+        page.after_seq = members.back().seq;
+      }
+    }
+    for (const auto& [usid, dirty] : changes.customers) {
+      if (changes.removed.contains(usid)) continue;
+      XOAL_RETURN_IF_ERROR(Evaluate(txn, *segs, &*project, usid, dirty, now, out));
+    }
+    return Status::Ok();
+  }
+
+  void Run();
+  bool FireDueTimers();
+  bool ComputeOnePage();
+};
+
+// The store callers use: the real one, with segment upkeep at the end of every write.
+class TrackedStore final : public store::Store {
+ public:
+  explicit TrackedStore(SegmentEngine::State& state) : state_(state) {}
+
+  Status Read(const std::function<Status(store::ReadTxn&)>& fn) override {
+    return state_.inner_.Read(fn);
+  }
+
+  Status Write(const std::function<Status(store::WriteTxn&)>& fn) override {
+    std::vector<MembershipChange> published;
+    Status st = state_.inner_.Write([&](store::WriteTxn& txn) {
+      published.clear();
+      TrackingTxn tracking(txn);
+      XOAL_RETURN_IF_ERROR(fn(tracking));
+      if (tracking.changes().empty()) return Status::Ok();
+      return state_.Apply(txn, tracking.changes(), published);
+    });
+    if (st.ok() && !published.empty()) state_.Publish(published);
+    return st;
+  }
+
+  void Close() override { state_.inner_.Close(); }
+
+ private:
+  SegmentEngine::State& state_;
+};
+
+bool SegmentEngine::State::FireDueTimers() {
+  std::vector<store::SegmentTimer> due;
+  SystemTime now = clock_.SystemNow();
+  Status st = inner_.Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(due, txn.DueSegmentTimers(now, kTimerBatch));
+    return Status::Ok();
+  });
+  if (!st.ok() || due.empty()) return false;
+  std::map<std::string, std::vector<store::SegmentTimer>> by_project;
+  for (auto& t : due) by_project[t.project_id].push_back(std::move(t));
+  TrackedStore store(*this);
+  for (const auto& [pid, timers] : by_project) {
+    Status w = store.Write([&](store::WriteTxn& txn) {
+      auto& tracking = static_cast<TrackingTxn&>(txn);
+      for (const auto& t : timers) {
+        // Cleared first: the evaluation sets the next one if the condition still reads time.
+        XOAL_RETURN_IF_ERROR(txn.SetSegmentTimer(pid, t.segment_id, t.usid, std::nullopt));
+        tracking.Mark(pid, t.usid).segments.insert(t.segment_id);
+      }
+      return Status::Ok();
+    });
+    if (!w.ok()) {
+      spdlog::error("segment_timers_failed project_id={} error=\"{}\"", pid, w.message());
+      return false;
+    }
+  }
+  spdlog::debug("segment_timers_fired count={}", due.size());
+  return true;
+}
+
+bool SegmentEngine::State::ComputeOnePage() {
+  std::pair<std::string, std::string> key;
+  int64_t cursor = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (computing_.empty()) return false;
+    key = computing_.begin()->first;
+    cursor = computing_.begin()->second;
+  }
+  const auto& [pid, sid] = key;
+  std::vector<store::Customer> page;
+  Status st = inner_.Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(page, txn.ListCustomers(pid, {}, {cursor, kScanPage}));
+    return Status::Ok();
+  });
+  bool done = st.ok() && page.size() < static_cast<size_t>(kScanPage);
+  TrackedStore store(*this);
+  st = st.ok() ? store.Write([&](store::WriteTxn& txn) {
+    auto& tracking = static_cast<TrackingTxn&>(txn);
+    for (const auto& c : page) tracking.Mark(pid, c.usid).segments.insert(sid);
+    if (!done) return Status::Ok();
+    XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(pid, sid));
+    if (!segment) return Status::Ok();  // deleted meanwhile
+    segment->status = "ready";
+    return txn.PutSegment(*segment);
+  })
+               : st;
+  if (!st.ok()) {
+    spdlog::error("segment_compute_failed project_id={} segment_id={} error=\"{}\"", pid, sid,
+                  st.message());
+    return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto it = computing_.find(key);
+    if (it == computing_.end()) return true;  // deleted or restarted meanwhile
+    if (done) {
+      computing_.erase(it);
+    } else {
+      it->second = page.back().seq;
+    }
+  }
+  if (done) {
+    (void)ReloadProject(pid);
+    spdlog::info("segment_computed project_id={} segment_id={}", pid, sid);
+  } else {
+    spdlog::info("segment_computing project_id={} segment_id={} scanned_to_seq={}", pid, sid,
+                 page.back().seq);
+  }
+  return true;
+}
+
+void SegmentEngine::State::Run() {
+  while (true) {
+    bool busy = FireDueTimers();
+    busy = ComputeOnePage() || busy;
+    std::optional<SystemTime> next;
+    (void)inner_.Read([&](store::ReadTxn& txn) {
+      XOAL_ASSIGN_OR_RETURN(next, txn.NextSegmentTimer());
+      return Status::Ok();
+    });
+    std::unique_lock lock(mu_);
+    if (stopping_) return;
+    if (busy) continue;
+    // Sleep until the next timer is due, at most kIdleWait, or until woken: a test moving the
+    // injected clock, a new segment to compute, or Stop().
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(kIdleWait);
+    if (next) {
+      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.SystemNow());
+      wait = std::clamp(until, std::chrono::milliseconds(0), wait);
+    }
+    cv_.wait_for(lock, wait, [this] { return stopping_ || woken_; });
+    woken_ = false;
+    if (stopping_) return;
+  }
+}
+
+SegmentEngine::SegmentEngine(store::Store& inner, const Clock& clock)
+    : state_(std::make_unique<State>(inner, clock)),
+      tracked_(std::make_unique<TrackedStore>(*state_)) {}
+
+SegmentEngine::~SegmentEngine() { Stop(); }
+
+Status SegmentEngine::Load() {
+  std::set<std::string> projects;
+  std::vector<store::Segment> computing;
+  XOAL_RETURN_IF_ERROR(state_->inner_.Read([&](store::ReadTxn& txn) {
+    store::PageRequest page{0, 1000};
+    while (true) {
+      XOAL_ASSIGN_OR_RETURN(auto part, txn.ListSegments("", page));
+      for (auto& s : part) {
+        projects.insert(s.project_id);
+        if (s.status == "computing") computing.push_back(s);
+      }
+      if (part.size() < static_cast<size_t>(page.limit)) return Status::Ok();
+      page.after_seq = part.back().seq;
+    }
+  }));
+  for (const auto& p : projects) XOAL_RETURN_IF_ERROR(state_->ReloadProject(p));
+  std::lock_guard lock(state_->mu_);
+  for (const auto& s : computing) state_->computing_[{s.project_id, s.id}] = 0;
+  spdlog::info("segments_loaded projects={} computing={}", projects.size(), computing.size());
+  return Status::Ok();
+}
+
+void SegmentEngine::Start() {
+  std::lock_guard lock(state_->mu_);
+  if (state_->thread_.joinable()) return;
+  state_->stopping_ = false;
+  state_->thread_ = std::thread([s = state_.get()] { s->Run(); });
+}
+
+void SegmentEngine::Stop() {
+  {
+    std::lock_guard lock(state_->mu_);
+    state_->stopping_ = true;
+  }
+  state_->cv_.notify_all();
+  if (state_->thread_.joinable()) state_->thread_.join();
+}
+
+void SegmentEngine::Wake() {
+  {
+    std::lock_guard lock(state_->mu_);
+    state_->woken_ = true;
+  }
+  state_->cv_.notify_all();
+}
+
+void SegmentEngine::Subscribe(MembershipListener* listener) {
+  std::lock_guard lock(state_->mu_);
+  state_->listeners_.push_back(listener);
+}
+
+namespace {
+
+struct ParsedBody {
+  std::optional<std::string> name;
+  std::optional<std::string> type;
+  std::optional<json::value> conditions;
+  std::optional<Condition> condition;
+};
+
+Result<ParsedBody> ParseSegmentBody(const json::object& body) {
+  ParsedBody out;
+  for (const auto& [k, v] : body) {
+    if (k == "name") {
+      XOAL_RETURN_IF_ERROR(ValidateName(v));
+      out.name = std::string(v.get_string());
+    } else if (k == "type") {
+      if (!v.is_string() || (v.get_string() != "dynamic" && v.get_string() != "manual")) {
+        return Status::InvalidArgument("type must be dynamic or manual", "type");
+      }
+      out.type = std::string(v.get_string());
+    } else if (k == "conditions") {
+      if (v.is_null()) continue;
+      XOAL_ASSIGN_OR_RETURN(out.condition, ParseCondition(v, "conditions"));
+      out.conditions = v;
+    } else {
+      return Status::InvalidArgument("unknown field " + std::string(k) +
+                                         " (a segment has name, type and conditions)",
+                                     std::string(k));
+    }
+  }
+  return out;
+}
+
+// kInvalidArgument when `condition` (of segment `id`) reads an unknown segment, or one that
+// reads `id` back, directly or through others.
+Status CheckSegmentReferences(const ProjectSegments& segs, const std::string& id,
+                              const Condition& condition) {
+  auto find = [&](const std::string& sid) -> const Def* {
+    for (const auto& d : segs.defs) {
+      if (d.segment.id == sid) return &d;
+    }
+    return nullptr;
+  };
+  std::vector<std::string> stack(condition.dependencies().segments);
+  std::set<std::string> seen;
+  for (const auto& dep : stack) {
+    if (dep == id) return Status::InvalidArgument("a segment cannot contain itself", "conditions");
+    if (!find(dep)) return Status::InvalidArgument("no segment with id " + dep, "conditions");
+  }
+  while (!stack.empty()) {
+    std::string sid = stack.back();
+    stack.pop_back();
+    if (!seen.insert(sid).second) continue;
+    const Def* d = find(sid);
+    if (!d || !d->condition) continue;
+    for (const auto& next : d->condition->dependencies().segments) {
+      if (next == id) {
+        return Status::InvalidArgument(
+            "segments would contain each other: " + sid + " reads " + id, "conditions");
+      }
+      stack.push_back(next);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<store::Segment> SegmentEngine::Create(const store::Project& project,
+                                             const json::object& body) {
+  XOAL_ASSIGN_OR_RETURN(auto parsed, ParseSegmentBody(body));
+  if (!parsed.name) return Status::InvalidArgument("name is required", "name");
+  std::string type = parsed.type.value_or(parsed.conditions ? "dynamic" : "manual");
+  if (type == "dynamic" && !parsed.condition) {
+    return Status::InvalidArgument("a dynamic segment needs conditions", "conditions");
+  }
+  if (type == "manual" && parsed.condition) {
+    return Status::InvalidArgument("a manual segment has no conditions", "conditions");
+  }
+  SystemTime now = state_->clock_.SystemNow();
+  store::Segment s{0, project.id, "seg_" + RandomAlnum(16), *parsed.name, type,
+                   parsed.conditions.value_or(nullptr), type == "dynamic" ? "computing" : "ready",
+                   now, now};
+  if (parsed.condition) {
+    XOAL_RETURN_IF_ERROR(CheckSegmentReferences(*state_->Snapshot(project.id), s.id,
+                                                *parsed.condition));
+  }
+  XOAL_RETURN_IF_ERROR(state_->inner_.Write([&](store::WriteTxn& txn) { return txn.PutSegment(s); }));
+  XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
+  if (type == "dynamic") {
+    {
+      std::lock_guard lock(state_->mu_);
+      state_->computing_[{project.id, s.id}] = 0;
+    }
+    Wake();
+  }
+  spdlog::info("segment_created project_id={} segment_id={} type={}", project.id, s.id, type);
+  return s;
+}
+
+Result<store::Segment> SegmentEngine::Update(const store::Project& project, std::string_view id,
+                                             const json::object& patch) {
+  XOAL_ASSIGN_OR_RETURN(auto parsed, ParseSegmentBody(patch));
+  std::optional<store::Segment> s;
+  XOAL_RETURN_IF_ERROR(state_->inner_.Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(s, txn.GetSegment(project.id, id));
+    return s ? Status::Ok() : Status::NotFound("no segment with id " + std::string(id));
+  }));
+  if (parsed.type && *parsed.type != s->type) {
+    return Status::InvalidArgument("a segment's type cannot change", "type");
+  }
+  if (parsed.conditions && s->type == "manual") {
+    return Status::InvalidArgument("a manual segment has no conditions", "conditions");
+  }
+  if (parsed.condition) {
+    XOAL_RETURN_IF_ERROR(CheckSegmentReferences(*state_->Snapshot(project.id), s->id,
+                                                *parsed.condition));
+    s->conditions = *parsed.conditions;
+    s->status = "computing";
+  }
+  if (parsed.name) s->name = *parsed.name;
+  s->updated_at = state_->clock_.SystemNow();
+  XOAL_RETURN_IF_ERROR(state_->inner_.Write([&](store::WriteTxn& txn) { return txn.PutSegment(*s); }));
+  XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
+  if (parsed.condition) {
+    {
+      std::lock_guard lock(state_->mu_);
+      state_->computing_[{project.id, s->id}] = 0;
+    }
+    Wake();
+    spdlog::info("segment_recompute project_id={} segment_id={}", project.id, s->id);
+  }
+  return std::move(*s);
+}
+
+Status SegmentEngine::Delete(const store::Project& project, std::string_view id) {
+  auto segs = state_->Snapshot(project.id);
+  for (const auto& d : segs->defs) {
+    if (!d.condition) continue;
+    const auto& reads = d.condition->dependencies().segments;
+    if (std::find(reads.begin(), reads.end(), id) != reads.end()) {
+      return Status::Conflict("segment " + d.segment.id + " reads this segment; change it first");
+    }
+  }
+  XOAL_RETURN_IF_ERROR(state_->inner_.Write(
+      [&](store::WriteTxn& txn) { return txn.DeleteSegment(project.id, id); }));
+  {
+    std::lock_guard lock(state_->mu_);
+    state_->computing_.erase({project.id, std::string(id)});
+  }
+  spdlog::info("segment_deleted project_id={} segment_id={}", project.id, id);
+  return state_->ReloadProject(project.id);
+}
+
+namespace {
+
+// The dynamic segments that read segment `id`.
+std::set<std::string> Readers(const ProjectSegments& segs, std::string_view id) {
+  std::set<std::string> out;
+  for (const auto& d : segs.defs) {
+    if (!d.condition) continue;
+    const auto& reads = d.condition->dependencies().segments;
+    if (std::find(reads.begin(), reads.end(), id) != reads.end()) out.insert(d.segment.id);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status SegmentEngine::AddMembers(const store::Project& project, std::string_view id,
+                                 const std::vector<std::string>& usids) {
+  auto segs = state_->Snapshot(project.id);
+  std::set<std::string> readers = Readers(*segs, id);
+  std::vector<MembershipChange> published;
+  Status st = state_->inner_.Write([&](store::WriteTxn& txn) {
+    published.clear();
+    XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project.id, id));
+    if (!segment) return Status::NotFound("no segment with id " + std::string(id));
+    if (segment->type != "manual") {
+      return Status::InvalidArgument("only manual segments take members by hand", "type");
+    }
+    TrackingTxn tracking(txn);
+    SystemTime now = state_->clock_.SystemNow();
+    for (const auto& raw : usids) {
+      XOAL_ASSIGN_OR_RETURN(auto c, txn.FindCustomer(project.id, store::CustomerKey::kUsid, raw));
+      if (!c) {
+        XOAL_ASSIGN_OR_RETURN(auto into, txn.FindMergedInto(project.id, raw));
+        if (into) {
+          XOAL_ASSIGN_OR_RETURN(c, txn.FindCustomer(project.id, store::CustomerKey::kUsid, *into));
+        }
+      }
+      if (!c) return Status::NotFound("no customer with usid " + raw);
+      XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(id, c->usid));
+      if (member) continue;
+      XOAL_RETURN_IF_ERROR(state_->Record(txn, project.id, std::string(id), c->usid, true, now,
+                                          published));
+      tracking.Mark(project.id, c->usid).segments = readers;
+    }
+    return state_->Apply(txn, tracking.changes(), published);
+  });
+  if (st.ok() && !published.empty()) state_->Publish(published);
+  return st;
+}
+
+Status SegmentEngine::RemoveMember(const store::Project& project, std::string_view id,
+                                   std::string_view usid) {
+  auto segs = state_->Snapshot(project.id);
+  std::set<std::string> readers = Readers(*segs, id);
+  std::vector<MembershipChange> published;
+  Status st = state_->inner_.Write([&](store::WriteTxn& txn) {
+    published.clear();
+    XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project.id, id));
+    if (!segment) return Status::NotFound("no segment with id " + std::string(id));
+    if (segment->type != "manual") {
+      return Status::InvalidArgument("only manual segments take members by hand", "type");
+    }
+    XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(id, usid));
+    if (!member) return Status::NotFound("the customer is not in this segment");
+    XOAL_RETURN_IF_ERROR(state_->Record(txn, project.id, std::string(id), std::string(usid), false,
+                                        state_->clock_.SystemNow(), published));
+    TrackingTxn tracking(txn);
+    tracking.Mark(project.id, usid).segments = readers;
+    return state_->Apply(txn, tracking.changes(), published);
+  });
+  if (st.ok() && !published.empty()) state_->Publish(published);
+  return st;
+}
+
+Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,
+                                             const json::value& conditions, size_t sample_size) {
+  XOAL_ASSIGN_OR_RETURN(auto condition, ParseCondition(conditions, "conditions"));
+  XOAL_RETURN_IF_ERROR(CheckSegmentReferences(*state_->Snapshot(project.id), "", condition));
+  PreviewResult out;
+  SystemTime now = state_->clock_.SystemNow();
+  const date::time_zone* zone = ProjectZone(&project);
+  bool with_events = !condition.dependencies().events.empty();
+  XOAL_RETURN_IF_ERROR(state_->inner_.Read([&](store::ReadTxn& txn) {
+    store::PageRequest page{0, kScanPage};
+    while (true) {
+      XOAL_ASSIGN_OR_RETURN(auto customers, txn.ListCustomers(project.id, {}, page));
+      for (auto& c : customers) {
+        XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, c, with_events));
+        if (!Matches(condition, ViewOf(data, txn, zone), now)) continue;
+        ++out.size;
+        if (out.sample.size() < sample_size) out.sample.push_back(std::move(data.customer));
+      }
+      if (customers.size() < static_cast<size_t>(page.limit)) return Status::Ok();
+      page.after_seq = customers.back().seq;
+    }
+  }));
+  return out;
+}
+
+json::object SegmentToJson(const store::Segment& s, int64_t size) {
+  return json::object{{"id", s.id},
+                      {"name", s.name},
+                      {"type", s.type},
+                      {"conditions", s.conditions},
+                      {"status", s.status},
+                      {"size", size},
+                      {"created_at", FormatIsoTime(s.created_at)},
+                      {"updated_at", FormatIsoTime(s.updated_at)}};
+}
+
+json::object SegmentChangeToJson(const store::SegmentChange& c) {
+  return json::object{{"usid", c.usid},
+                      {"change", c.entered ? "entered" : "exited"},
+                      {"at", FormatIsoTime(c.at)}};
+}
+
+}  // namespace xoal::segments

@@ -1,0 +1,97 @@
+// SegmentEngine: keeps every dynamic segment's membership exact and current (SPEC, Segments).
+//
+// It wraps the store: every write made through store() is followed, in the same transaction, by
+// the re-evaluation of the segments it can affect for the customers it touched (see
+// tracking_txn.hpp and docs/segments.md), so a membership changes in the same commit as the data
+// that changes it. Time-based conditions keep a durable timer per (segment, customer) at the
+// exact instant they can flip; a timer thread re-evaluates them then, with no new data. A new or
+// edited segment is computed over existing customers by a background job, a page per
+// transaction, while ingestion goes on. Every entry and exit is recorded with its time and, once
+// committed, published to the listeners.
+//
+// Thread-safe. Listeners are called on the thread whose write committed the change, after the
+// commit, and must not block for long.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "segments/condition.hpp"
+#include "store/store.hpp"
+
+namespace xoal::segments {
+
+struct MembershipChange {
+  std::string project_id;
+  std::string segment_id;
+  std::string usid;
+  bool entered = true;
+  SystemTime at;
+};
+
+class MembershipListener {
+ public:
+  virtual ~MembershipListener() = default;
+  virtual void OnMembershipChanges(const std::vector<MembershipChange>& changes) = 0;
+};
+
+struct PreviewResult {
+  int64_t size = 0;
+  std::vector<store::Customer> sample;
+};
+
+class SegmentEngine {
+ public:
+  SegmentEngine(store::Store& inner, const Clock& clock);
+  ~SegmentEngine();
+  SegmentEngine(const SegmentEngine&) = delete;
+  SegmentEngine& operator=(const SegmentEngine&) = delete;
+
+  // Loads every segment. Requires: called once, before Start() and before store() is written.
+  Status Load();
+  // Starts the timer thread and resumes computing segments left `computing`.
+  void Start();
+  // Stops both threads; a segment still computing resumes at the next Start().
+  void Stop();
+  // Re-reads the clock now (after a test moved it) instead of at the next tick.
+  void Wake();
+
+  // The store to read and write through. Writes keep segments current.
+  store::Store& store() { return *tracked_; }
+
+  void Subscribe(MembershipListener* listener);
+
+  // The segment API. Bodies follow SPEC Shapes (`{"name", "type", "conditions"}`); errors
+  // name the bad field (kInvalidArgument), kNotFound for an unknown id, kConflict for a cycle of
+  // segments or a delete of a segment that others read.
+  Result<store::Segment> Create(const store::Project& project, const json::object& body);
+  Result<store::Segment> Update(const store::Project& project, std::string_view id,
+                                const json::object& patch);
+  Status Delete(const store::Project& project, std::string_view id);
+  // Adds customers to / removes one from a manual segment.
+  Status AddMembers(const store::Project& project, std::string_view id,
+                    const std::vector<std::string>& usids);
+  Status RemoveMember(const store::Project& project, std::string_view id, std::string_view usid);
+  // Size and a sample of who matches `conditions` now, without saving anything.
+  Result<PreviewResult> Preview(const store::Project& project, const json::value& conditions,
+                                size_t sample_size);
+
+  class State;  // defined in engine.cpp
+
+ private:
+  std::unique_ptr<State> state_;
+  std::unique_ptr<store::Store> tracked_;
+};
+
+// The segment as the API shows it; `size` is its member count.
+json::object SegmentToJson(const store::Segment& s, int64_t size);
+json::object SegmentChangeToJson(const store::SegmentChange& c);
+
+}  // namespace xoal::segments

@@ -1,0 +1,199 @@
+// TrackingTxn: a WriteTxn that forwards every call to the real one and notes which customers a
+// write may have moved in or out of segments, and how (attributes, events, tags, companies), so
+// the segment engine re-evaluates only what the write can affect. Internal to the engine.
+//
+// Attribute changes are found by comparing an updated customer with the copy the same
+// transaction read before (callers always read a profile before they update it); without such a
+// copy every attribute counts as changed. Changes made inside a Nested() call that fails are
+// dropped with it.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace xoal::segments::internal {
+
+// What changed for one customer.
+struct Dirty {
+  bool all = false;  // re-evaluate every segment of the project
+  std::set<std::string> attributes;
+  std::set<std::string> events;
+  std::set<std::string> tags;
+  bool companies = false;
+  std::set<std::string> segments;  // segments to re-evaluate whatever changed (timers, scans)
+};
+
+struct Changes {
+  std::string project_id;                 // of the last change; one write touches one project
+  std::map<std::string, Dirty> customers;  // by usid
+  // usid -> the survivor it was merged into, or "" when it was deleted.
+  std::map<std::string, std::string> removed;
+  std::set<std::string> companies;  // companies whose attributes changed: all members are dirty
+
+  bool empty() const { return customers.empty() && removed.empty() && companies.empty(); }
+  void MergeFrom(Changes&& other);
+};
+
+class TrackingTxn final : public store::WriteTxn {
+ public:
+  explicit TrackingTxn(store::WriteTxn& inner) : inner_(inner) {}
+
+  Changes& changes() { return changes_; }
+  Dirty& Mark(std::string_view project_id, std::string_view usid);
+
+  // ---- reads: forwarded; customers read are remembered for attribute diffs ----
+  Result<std::optional<store::Project>> GetProject(std::string_view id) override {
+    return inner_.GetProject(id);
+  }
+  Result<std::vector<store::Project>> ListProjects() override { return inner_.ListProjects(); }
+  Result<std::vector<store::ApiKey>> ListKeys(std::optional<std::string_view> p) override {
+    return inner_.ListKeys(p);
+  }
+  Result<std::optional<store::Customer>> FindCustomer(std::string_view project_id,
+                                                      store::CustomerKey key,
+                                                      std::string_view value) override;
+  Result<std::optional<std::string>> FindMergedInto(std::string_view p,
+                                                    std::string_view usid) override {
+    return inner_.FindMergedInto(p, usid);
+  }
+  Result<std::vector<store::Customer>> ListCustomers(std::string_view p,
+                                                     const store::CustomerFilter& f,
+                                                     store::PageRequest page) override {
+    return inner_.ListCustomers(p, f, page);
+  }
+  Result<std::optional<store::Company>> GetCompany(std::string_view p,
+                                                   std::string_view id) override {
+    return inner_.GetCompany(p, id);
+  }
+  Result<std::vector<store::Company>> ListCompanies(std::string_view p,
+                                                    store::PageRequest page) override {
+    return inner_.ListCompanies(p, page);
+  }
+  Result<int64_t> CountMembers(std::string_view p, std::string_view c) override {
+    return inner_.CountMembers(p, c);
+  }
+  Result<std::vector<store::Membership>> ListMembers(std::string_view p, std::string_view c,
+                                                     store::PageRequest page) override {
+    return inner_.ListMembers(p, c, page);
+  }
+  Result<std::optional<store::Membership>> GetMembership(std::string_view p, std::string_view c,
+                                                         std::string_view usid) override {
+    return inner_.GetMembership(p, c, usid);
+  }
+  Result<std::vector<store::Membership>> ListMembershipsOf(std::string_view p,
+                                                           std::string_view usid) override {
+    return inner_.ListMembershipsOf(p, usid);
+  }
+  Result<std::optional<store::Field>> GetField(std::string_view p, std::string_view e,
+                                               std::string_view n) override {
+    return inner_.GetField(p, e, n);
+  }
+  Result<std::vector<store::Field>> ListFields(std::string_view p, std::string_view e) override {
+    return inner_.ListFields(p, e);
+  }
+  Result<std::optional<store::Segment>> GetSegment(std::string_view p,
+                                                   std::string_view id) override {
+    return inner_.GetSegment(p, id);
+  }
+  Result<std::vector<store::Segment>> ListSegments(std::string_view p,
+                                                   store::PageRequest page) override {
+    return inner_.ListSegments(p, page);
+  }
+  Result<bool> IsSegmentMember(std::string_view s, std::string_view usid) override {
+    return inner_.IsSegmentMember(s, usid);
+  }
+  Result<std::vector<store::SegmentMember>> ListSegmentMembers(std::string_view s,
+                                                               store::PageRequest page) override {
+    return inner_.ListSegmentMembers(s, page);
+  }
+  Result<int64_t> CountSegmentMembers(std::string_view s) override {
+    return inner_.CountSegmentMembers(s);
+  }
+  Result<std::vector<std::string>> ListSegmentsOf(std::string_view p,
+                                                  std::string_view usid) override {
+    return inner_.ListSegmentsOf(p, usid);
+  }
+  Result<std::vector<store::SegmentChange>> ListSegmentHistory(std::string_view s, int64_t before,
+                                                               int limit) override {
+    return inner_.ListSegmentHistory(s, before, limit);
+  }
+  Result<std::vector<store::SegmentTimer>> DueSegmentTimers(SystemTime now, int limit) override {
+    return inner_.DueSegmentTimers(now, limit);
+  }
+  Result<std::optional<SystemTime>> NextSegmentTimer() override {
+    return inner_.NextSegmentTimer();
+  }
+  Result<bool> EventExists(std::string_view p, std::string_view id) override {
+    return inner_.EventExists(p, id);
+  }
+  Result<std::vector<store::IngestionError>> ListIngestionErrors(std::string_view p, int64_t b,
+                                                                 int limit) override {
+    return inner_.ListIngestionErrors(p, b, limit);
+  }
+  Result<std::vector<store::Event>> ListEvents(std::string_view p, std::string_view usid,
+                                               int64_t before, int limit) override {
+    return inner_.ListEvents(p, usid, before, limit);
+  }
+
+  // ---- writes: forwarded and noted ----
+  Status Nested(const std::function<Status(store::WriteTxn&)>& fn) override;
+  Status InsertProject(const store::Project& p) override { return inner_.InsertProject(p); }
+  Status UpdateProject(const store::Project& p) override { return inner_.UpdateProject(p); }
+  Status InsertKey(const store::ApiKey& k) override { return inner_.InsertKey(k); }
+  Status RevokeKey(std::string_view p, std::string_view id, SystemTime at) override {
+    return inner_.RevokeKey(p, id, at);
+  }
+  Status TouchKey(std::string_view id, SystemTime at) override { return inner_.TouchKey(id, at); }
+  Status InsertCustomer(store::Customer& c) override;
+  Status UpdateCustomer(const store::Customer& c) override;
+  Status AddTag(std::string_view p, std::string_view usid, std::string_view tag,
+                SystemTime at) override;
+  Status RemoveTag(std::string_view p, std::string_view usid, std::string_view tag) override;
+  Status AddAnonymousId(std::string_view p, std::string_view usid,
+                        std::string_view anonymous_id) override;
+  Status DeleteCustomer(std::string_view p, std::string_view usid) override;
+  Status MergeCustomerInto(std::string_view p, std::string_view from, std::string_view into,
+                           SystemTime at) override;
+  Status PutCompany(store::Company& c) override;
+  Status DeleteCompany(std::string_view p, std::string_view id) override;
+  Status PutMembership(store::Membership& m) override;
+  Status DeleteMembership(std::string_view p, std::string_view company_id,
+                          std::string_view usid) override;
+  Status PutField(const store::Field& f) override { return inner_.PutField(f); }
+  Status DeleteField(std::string_view p, std::string_view e, std::string_view n) override {
+    return inner_.DeleteField(p, e, n);
+  }
+  Status InsertEvent(store::Event& e) override;
+  Status InsertIngestionError(store::IngestionError& e) override {
+    return inner_.InsertIngestionError(e);
+  }
+  Status PutSegment(store::Segment& s) override { return inner_.PutSegment(s); }
+  Status DeleteSegment(std::string_view p, std::string_view id) override {
+    return inner_.DeleteSegment(p, id);
+  }
+  Status AddSegmentMember(std::string_view p, std::string_view s, std::string_view usid,
+                          SystemTime at) override {
+    return inner_.AddSegmentMember(p, s, usid, at);
+  }
+  Status RemoveSegmentMember(std::string_view s, std::string_view usid) override {
+    return inner_.RemoveSegmentMember(s, usid);
+  }
+  Status InsertSegmentChange(store::SegmentChange& c) override {
+    return inner_.InsertSegmentChange(c);
+  }
+  Status SetSegmentTimer(std::string_view p, std::string_view s, std::string_view usid,
+                         std::optional<SystemTime> at) override {
+    return inner_.SetSegmentTimer(p, s, usid, at);
+  }
+
+ private:
+  store::WriteTxn& inner_;
+  Changes changes_;
+  std::map<std::string, store::Customer> read_;  // by usid: the last copy read
+};
+
+}  // namespace xoal::segments::internal
