@@ -715,12 +715,24 @@ Val Times(FilterEnv&, const Val& in, const FilterArgs& a) {
   return Arith(in, a.positional[0], ArithOp::kTimes);
 }
 
-Val DividedBy(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  json::value x = ToNumber(in.get());
+// The input and argument of divided_by/modulo as numbers; nullopt (with an error) for a zero
+// divisor, which Ruby raises on for integers and BigDecimal alike.
+std::optional<std::pair<json::value, json::value>> DivisionOperands(FilterEnv& env, const Val& in,
+                                                                    const FilterArgs& a) {
   json::value y = ToNumber(a.positional[0].get());
   if (AsDouble(y) == 0) {
-    return env.Fail("divided by 0");
+    env.Fail("divided by 0");
+    return std::nullopt;
   }
+  return std::make_pair(ToNumber(in.get()), std::move(y));
+}
+
+Val DividedBy(FilterEnv& env, const Val& in, const FilterArgs& a) {
+  auto operands = DivisionOperands(env, in, a);
+  if (!operands) {
+    return Val();
+  }
+  const auto& [x, y] = *operands;
   if (x.is_int64() && y.is_int64()) {
     int64_t p = x.get_int64();
     int64_t q = y.get_int64();
@@ -737,11 +749,11 @@ Val DividedBy(FilterEnv& env, const Val& in, const FilterArgs& a) {
 }
 
 Val Modulo(FilterEnv& env, const Val& in, const FilterArgs& a) {
-  json::value x = ToNumber(in.get());
-  json::value y = ToNumber(a.positional[0].get());
-  if (AsDouble(y) == 0) {
-    return env.Fail("divided by 0");
+  auto operands = DivisionOperands(env, in, a);
+  if (!operands) {
+    return Val();
   }
+  const auto& [x, y] = *operands;
   if (x.is_int64() && y.is_int64()) {
     int64_t p = x.get_int64();
     int64_t q = y.get_int64();
