@@ -2,10 +2,10 @@
 // of 100 realistic track messages, against two in-process baselines measured in the same run on
 // the same kind of SQLite file: the whole ingestion engine without HTTP, and bare event inserts.
 // See bench/README.md.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <stdlib.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -208,9 +208,10 @@ void PrintRow(std::string_view name, const PhaseFigures& f, double engine_rate) 
 }
 
 int RunBenchmark(const BenchOptions& o) {
-  fmt::print("ingest_bench: batches of {} track messages, {} connections/threads, {:.1f} s per "
-             "phase, {} users, seed {}\n",
-             o.batch, o.connections, o.seconds, o.users, o.seed);
+  fmt::print(
+      "ingest_bench: batches of {} track messages, {} connections/threads, {:.1f} s per "
+      "phase, {} users, seed {}\n",
+      o.batch, o.connections, o.seconds, o.users, o.seed);
   PhaseFigures bare;
   PhaseFigures engine;
   if (o.only.empty() || o.only == "bare") bare = RunInProcess(InProcessMode::kBareInserts, o);
@@ -235,7 +236,8 @@ int RunBenchmark(const BenchOptions& o) {
   }
   SegmentBatchWorkload workload(keys.ingestion_key, o);
   PhaseResult http = driver.RunPhase(
-      workload, {std::chrono::duration_cast<nanoseconds>(duration<double>(o.seconds)), 100'000'000});
+      workload,
+      {std::chrono::duration_cast<nanoseconds>(duration<double>(o.seconds)), 100'000'000});
   PhaseFigures over_http{workload.accepted(), http.errors, http.elapsed, http.latencies,
                          http.error_samples.empty() ? "" : http.error_samples[0]};
 

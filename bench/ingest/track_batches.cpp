@@ -10,9 +10,9 @@
 namespace xoal::bench {
 namespace {
 
-constexpr std::array<std::string_view, 6> kEvents = {"Product Viewed", "Product Added",
+constexpr std::array<std::string_view, 6> kEvents = {"Product Viewed",   "Product Added",
                                                      "Checkout Started", "Order Completed",
-                                                     "Article Read", "Video Played"};
+                                                     "Article Read",     "Video Played"};
 constexpr std::array<std::string_view, 4> kPaths = {"/pricing", "/products/blue-shirt",
                                                     "/blog/how-to-grow", "/checkout"};
 

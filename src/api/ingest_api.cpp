@@ -98,9 +98,11 @@ ingest::Source SourceOfTrackingCall(const json::value& body) {
   } else if (body.is_array() && !body.get_array().empty()) {
     probe = &body.get_array()[0];
   }
-  const json::value* name = probe->is_object() ? probe->get_object().if_contains("library") : nullptr;
+  const json::value* name =
+      probe->is_object() ? probe->get_object().if_contains("library") : nullptr;
   if (!name && probe->is_object()) {
-    if (const json::value* ctx = probe->get_object().if_contains("context"); ctx && ctx->is_object()) {
+    if (const json::value* ctx = probe->get_object().if_contains("context");
+        ctx && ctx->is_object()) {
       name = ctx->get_object().if_contains("library");
     }
   }
@@ -158,14 +160,13 @@ http::Response ListIngestionErrors(Api& api, ApiCall& call) {
 }  // namespace
 
 void AddIngestRoutes(Api& api) {
-  api.Add(Method::kPost, "/ingest/v1/event", Access::kIngestion, [&api](ApiCall& c) {
-    return Ingest(api, c, ingest::Source::kApi, {}, false);
-  });
+  api.Add(Method::kPost, "/ingest/v1/event", Access::kIngestion,
+          [&api](ApiCall& c) { return Ingest(api, c, ingest::Source::kApi, {}, false); });
   api.Add(Method::kPost, "/ingest/v1/{source}/event", Access::kIngestion, [&api](ApiCall& c) {
     auto source = ingest::ParseSourceName(c.req.Param("source"));
     if (!source || *source == ingest::Source::kApi) {
-      return ErrorResponse(Status::NotFound("no ingestion endpoint for source " +
-                                            c.req.Param("source")));
+      return ErrorResponse(
+          Status::NotFound("no ingestion endpoint for source " + c.req.Param("source")));
     }
     return Ingest(api, c, *source, {}, false);
   });

@@ -139,7 +139,8 @@ void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine&
               clock.Advance(Millis(it->value().get_int64()));
             } else if (auto set = body->find("set"); set != body->end()) {
               auto t = ParseJsonTime(set->value());
-              if (!t) return api::ErrorResponse(Status::InvalidArgument("set must be a time", "set"));
+              if (!t)
+                return api::ErrorResponse(Status::InvalidArgument("set must be a time", "set"));
               clock.Set(*t);
             }
             engine.Wake();
@@ -217,8 +218,7 @@ int RunServe(const ServeOptions& options) {
   return 0;
 }
 
-int RunProjectCreate(const std::filesystem::path& data_dir, const std::string& name,
-                     bool as_json) {
+int RunProjectCreate(const std::filesystem::path& data_dir, const std::string& name, bool as_json) {
   SystemClock clock;
   auto store = OpenStore(data_dir, nullptr);
   if (!store) return 1;

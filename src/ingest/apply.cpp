@@ -20,12 +20,12 @@ constexpr std::string_view kEmailTimeKey = "email";
 
 // Well-known Segment traits and the built-in attributes they set (SPEC, Ingestion API).
 constexpr std::pair<std::string_view, std::string_view> kTraitAttributes[] = {
-    {"firstName", "first_name"}, {"first_name", "first_name"}, {"lastName", "last_name"},
-    {"last_name", "last_name"},  {"phone", "phone"},           {"createdAt", "joined_date"},
-    {"created_at", "joined_date"}, {"timezone", "timezone"},   {"language", "language"}};
+    {"firstName", "first_name"},   {"first_name", "first_name"}, {"lastName", "last_name"},
+    {"last_name", "last_name"},    {"phone", "phone"},           {"createdAt", "joined_date"},
+    {"created_at", "joined_date"}, {"timezone", "timezone"},     {"language", "language"}};
 // Traits that name the person rather than describe them.
-constexpr std::string_view kIdentityTraits[] = {"email", "id", "userId", "user_id",
-                                                "anonymousId", "anonymous_id"};
+constexpr std::string_view kIdentityTraits[] = {"email",   "id",          "userId",
+                                                "user_id", "anonymousId", "anonymous_id"};
 
 std::string_view AttributeForTrait(std::string_view trait) {
   for (const auto& [t, attr] : kTraitAttributes) {
@@ -190,8 +190,10 @@ class Applier {
     } else if (from) {
       // previousId is the anonymous id of another known user: that user keeps their id, and the
       // visitor id moves to the new one, as an identify with both ids would do.
-      Note("identifier_dropped", "previousId is the anonymous id of another user, who keeps "
-                                 "their user id; the anonymous id moves to " + to_id);
+      Note("identifier_dropped",
+           "previousId is the anonymous id of another user, who keeps "
+           "their user id; the anonymous id moves to " +
+               to_id);
       p.c = core::NewCustomer(wctx_);
       p.c.user_id = to_id;
       p.c.anonymous_ids.push_back(prev);
@@ -368,7 +370,8 @@ Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
         continue;
       }
       ++out.accepted;
-      for (auto& note : msg->notes) log_entry(i, item, std::move(note.kind), std::move(note.reason));
+      for (auto& note : msg->notes)
+        log_entry(i, item, std::move(note.kind), std::move(note.reason));
     }
     for (auto& entry : log) XOAL_RETURN_IF_ERROR(txn.InsertIngestionError(entry));
     return Status::Ok();
@@ -378,14 +381,14 @@ Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
 }
 
 json::object IngestionErrorToJson(const store::IngestionError& e) {
-  return json::object{{"received_at", FormatIsoTime(e.received_at)},
-                      {"source", e.source},
-                      {"message_id", e.message_id.empty() ? json::value(nullptr)
-                                                          : json::value(e.message_id)},
-                      {"index", e.index},
-                      {"kind", e.kind},
-                      {"reason", e.reason},
-                      {"excerpt", e.excerpt}};
+  return json::object{
+      {"received_at", FormatIsoTime(e.received_at)},
+      {"source", e.source},
+      {"message_id", e.message_id.empty() ? json::value(nullptr) : json::value(e.message_id)},
+      {"index", e.index},
+      {"kind", e.kind},
+      {"reason", e.reason},
+      {"excerpt", e.excerpt}};
 }
 
 }  // namespace xoal::ingest

@@ -126,15 +126,16 @@ std::optional<std::string> EmailOf(const json::object& m, const json::object& tr
 
 Status RequirePerson(const Message& msg) {
   if (msg.user_id || msg.anonymous_id || msg.email) return Status::Ok();
-  return Status::InvalidArgument("the message names no person: give userId, anonymousId or an "
-                                 "email", "userId");
+  return Status::InvalidArgument(
+      "the message names no person: give userId, anonymousId or an "
+      "email",
+      "userId");
 }
 
 // The name a page or screen event gets.
-std::string PageName(const json::object& m, const json::object& properties,
-                     std::string_view type) {
-  for (const json::value* v : {Find(m, "name"), Find(m, "event"), Find(properties, "name"),
-                               Find(properties, "title")}) {
+std::string PageName(const json::object& m, const json::object& properties, std::string_view type) {
+  for (const json::value* v :
+       {Find(m, "name"), Find(m, "event"), Find(properties, "name"), Find(properties, "title")}) {
     if (auto s = StringOf(v)) return *s;
   }
   return std::string(type);
@@ -159,11 +160,11 @@ Result<Message> NormalizeSpecMessage(const json::object& m, SystemTime received_
   if (type && !type->is_string()) return Status::InvalidArgument("type must be a string", "type");
   msg.type = type ? Lower(type->get_string()) : std::string(implied_type);
   if (std::find(std::begin(kTypes), std::end(kTypes), msg.type) == std::end(kTypes)) {
-    return Status::InvalidArgument(
-        msg.type.empty() ? "the message has no type"
-                         : "unknown message type " + msg.type +
-                               " (identify, track, page, screen, group or alias)",
-        "type");
+    return Status::InvalidArgument(msg.type.empty()
+                                       ? "the message has no type"
+                                       : "unknown message type " + msg.type +
+                                             " (identify, track, page, screen, group or alias)",
+                                   "type");
   }
   msg.message_id = IdOf(m, "messageId", "message_id").value_or("");
   msg.user_id = IdOf(m, "userId", "user_id");
@@ -257,9 +258,9 @@ Result<Message> NormalizeNative(const json::object& m, SystemTime received_at) {
 // are attributes. Rendered from a warehouse, its values are often strings; the field registry
 // coerces them.
 Result<Message> NormalizeHightouchRow(const json::object& m, SystemTime received_at) {
-  constexpr std::string_view kIdentityKeys[] = {"user_id", "userId", "email", "anonymous_id",
-                                                "anonymousId", "messageId", "message_id",
-                                                "timestamp"};
+  constexpr std::string_view kIdentityKeys[] = {"user_id",      "userId",      "email",
+                                                "anonymous_id", "anonymousId", "messageId",
+                                                "message_id",   "timestamp"};
   Message msg;
   msg.type = "identify";
   msg.event = "identify";
@@ -297,8 +298,8 @@ std::string_view SourceName(Source s) {
 }
 
 std::optional<Source> ParseSourceName(std::string_view name) {
-  for (Source s : {Source::kApi, Source::kSegment, Source::kRudderstack, Source::kJitsu,
-                   Source::kHightouch}) {
+  for (Source s :
+       {Source::kApi, Source::kSegment, Source::kRudderstack, Source::kJitsu, Source::kHightouch}) {
     if (SourceName(s) == name) return s;
   }
   return std::nullopt;
@@ -311,8 +312,9 @@ Result<std::vector<json::value>> SplitBatch(json::value body) {
     return items;
   }
   if (!body.is_object()) {
-    return Status::Malformed("the body must be a message object, an array of messages, or "
-                             "{\"batch\": [...]}");
+    return Status::Malformed(
+        "the body must be a message object, an array of messages, or "
+        "{\"batch\": [...]}");
   }
   json::object& obj = body.get_object();
   auto batch = obj.find("batch");

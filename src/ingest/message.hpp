@@ -44,8 +44,8 @@ struct Message {
   std::optional<std::string> previous_id;  // alias
   std::optional<std::string> group_id;     // group
   std::string event;                       // track: event name; page/screen: their name
-  json::object traits;      // identify: profile traits; group: company traits
-  json::object properties;  // track, page, screen
+  json::object traits;                     // identify: profile traits; group: company traits
+  json::object properties;                 // track, page, screen
   std::optional<std::string> timezone;     // context.timezone
   SystemTime timestamp;                    // when it happened, skew-corrected
   std::vector<Note> notes;

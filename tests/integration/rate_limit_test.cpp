@@ -8,10 +8,10 @@ namespace {
 class RateLimitTest : public XoalTest {
  protected:
   HttpResponse Track(const std::string& ingestion_key, int i) {
-    return http_->Post("/ingest/v1/event",
-                       json::object{{"event", "ping"},
-                                    {"properties", {{"userId", "u-" + std::to_string(i)}}}},
-                       ingestion_key);
+    return http_->Post(
+        "/ingest/v1/event",
+        json::object{{"event", "ping"}, {"properties", {{"userId", "u-" + std::to_string(i)}}}},
+        ingestion_key);
   }
 };
 
@@ -19,10 +19,10 @@ TEST_F(RateLimitTest, RequestsOverTheBurstAre429WithRetryAfter) {
   // One request a minute with a burst of 2: the third request inside a minute must be refused,
   // whatever the speed of this machine.
   ASSERT_TRUE(HasStatus(
-      http_->Patch("/api/v1/project",
-                   json::object{{"ingest_rate_limit",
-                                 {{"requests_per_second", 1.0 / 60}, {"burst", 2}}}},
-                   key()),
+      http_->Patch(
+          "/api/v1/project",
+          json::object{{"ingest_rate_limit", {{"requests_per_second", 1.0 / 60}, {"burst", 2}}}},
+          key()),
       200));
 
   EXPECT_TRUE(HasStatus(Track(alpha_.ingestion_key, 1), 200));
@@ -40,10 +40,10 @@ TEST_F(RateLimitTest, RequestsOverTheBurstAre429WithRetryAfter) {
 TEST_F(RateLimitTest, OtherProjectsAndManagementCallsAreNotLimited) {
   ProjectKeys beta = xoal_.CreateProject("beta");
   ASSERT_TRUE(HasStatus(
-      http_->Patch("/api/v1/project",
-                   json::object{{"ingest_rate_limit",
-                                 {{"requests_per_second", 1.0 / 60}, {"burst", 1}}}},
-                   key()),
+      http_->Patch(
+          "/api/v1/project",
+          json::object{{"ingest_rate_limit", {{"requests_per_second", 1.0 / 60}, {"burst", 1}}}},
+          key()),
       200));
   ASSERT_TRUE(HasStatus(Track(alpha_.ingestion_key, 1), 200));
   ASSERT_TRUE(IsError(Track(alpha_.ingestion_key, 2), 429, "rate_limited"));
@@ -56,10 +56,10 @@ TEST_F(RateLimitTest, OtherProjectsAndManagementCallsAreNotLimited) {
 
 TEST_F(RateLimitTest, ClearingTheLimitLiftsIt) {
   ASSERT_TRUE(HasStatus(
-      http_->Patch("/api/v1/project",
-                   json::object{{"ingest_rate_limit",
-                                 {{"requests_per_second", 1.0 / 60}, {"burst", 1}}}},
-                   key()),
+      http_->Patch(
+          "/api/v1/project",
+          json::object{{"ingest_rate_limit", {{"requests_per_second", 1.0 / 60}, {"burst", 1}}}},
+          key()),
       200));
   ASSERT_TRUE(HasStatus(Track(alpha_.ingestion_key, 1), 200));
   ASSERT_TRUE(IsError(Track(alpha_.ingestion_key, 2), 429, "rate_limited"));
@@ -71,18 +71,18 @@ TEST_F(RateLimitTest, ClearingTheLimitLiftsIt) {
 }
 
 TEST_F(RateLimitTest, InvalidLimitsAre422NamingTheField) {
-  EXPECT_TRUE(IsError(http_->Patch("/api/v1/project",
-                                   json::object{{"ingest_rate_limit", {{"requests_per_second", 0}}}},
-                                   key()),
-                      422, "invalid", "ingest_rate_limit.requests_per_second"));
-  EXPECT_TRUE(IsError(http_->Patch("/api/v1/project",
-                                   json::object{{"ingest_rate_limit",
-                                                 {{"requests_per_second", 5}, {"burst", "x"}}}},
-                                   key()),
-                      422, "invalid", "ingest_rate_limit.burst"));
   EXPECT_TRUE(IsError(
-      http_->Patch("/api/v1/project", json::object{{"ingest_rate_limit", "fast"}}, key()), 422,
-      "invalid", "ingest_rate_limit"));
+      http_->Patch("/api/v1/project",
+                   json::object{{"ingest_rate_limit", {{"requests_per_second", 0}}}}, key()),
+      422, "invalid", "ingest_rate_limit.requests_per_second"));
+  EXPECT_TRUE(IsError(
+      http_->Patch(
+          "/api/v1/project",
+          json::object{{"ingest_rate_limit", {{"requests_per_second", 5}, {"burst", "x"}}}}, key()),
+      422, "invalid", "ingest_rate_limit.burst"));
+  EXPECT_TRUE(
+      IsError(http_->Patch("/api/v1/project", json::object{{"ingest_rate_limit", "fast"}}, key()),
+              422, "invalid", "ingest_rate_limit"));
 }
 
 }  // namespace
