@@ -1,0 +1,139 @@
+#include "channels/testing/loopback.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace xoal::channels::testing {
+namespace {
+
+constexpr int kPollStepMs = 50;  // how often a waiting thread looks at the stop flag
+
+int BindLoopback(uint16_t& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
+// Polls `fd` for `events` in short steps until ready, `limit` passes or `stop` is set.
+// Returns >0 when ready, 0 on timeout or stop, <0 on error.
+int PollStoppable(int fd, short events, std::chrono::milliseconds limit,
+                  const std::atomic<bool>& stop) {
+  for (int64_t waited = 0; waited <= limit.count(); waited += kPollStepMs) {
+    if (stop.load()) return 0;
+    pollfd p{fd, events, 0};
+    int r = ::poll(&p, 1, kPollStepMs);
+    if (r != 0) return r < 0 && errno == EINTR ? 0 : r;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Connection::~Connection() { ::close(fd_); }
+
+bool Connection::Fill() {
+  if (PollStoppable(fd_, POLLIN, kIdleLimit, stop_) <= 0) return false;
+  char chunk[16384];
+  ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+  if (n <= 0) return false;
+  buf_.append(chunk, static_cast<size_t>(n));
+  return true;
+}
+
+bool Connection::ReadLine(std::string& line) {
+  size_t nl;
+  while ((nl = buf_.find('\n')) == std::string::npos) {
+    if (!Fill()) return false;
+  }
+  line = buf_.substr(0, nl);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  buf_.erase(0, nl + 1);
+  return true;
+}
+
+bool Connection::ReadBytes(size_t n, std::string& out) {
+  while (buf_.size() < n) {
+    if (!Fill()) return false;
+  }
+  out = buf_.substr(0, n);
+  buf_.erase(0, n);
+  return true;
+}
+
+bool Connection::Write(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool Connection::WaitForPeerClose(std::chrono::milliseconds limit) {
+  auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < limit) {
+    if (stop_.load()) return true;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, kPollStepMs) > 0) {
+      char c;
+      if (::recv(fd_, &c, 1, MSG_PEEK) <= 0) return true;
+      // Data while we stall: keep it for later reads.
+      if (!Fill()) return true;
+    }
+  }
+  return false;
+}
+
+Status LoopbackServer::Start(Handler handler) {
+  handler_ = std::move(handler);
+  listen_fd_ = BindLoopback(port_);
+  if (listen_fd_ < 0 || ::listen(listen_fd_, 16) != 0) {
+    return Status::Internal("cannot listen on 127.0.0.1");
+  }
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void LoopbackServer::Stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+void LoopbackServer::Run() {
+  while (!stop_.load()) {
+    if (PollStoppable(listen_fd_, POLLIN, std::chrono::milliseconds(kPollStepMs), stop_) <= 0) {
+      continue;
+    }
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    Connection connection(fd, stop_);
+    handler_(connection);
+  }
+}
+
+uint16_t ClosedLoopbackPort() {
+  uint16_t port = 0;
+  int fd = BindLoopback(port);
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
+}  // namespace xoal::channels::testing
