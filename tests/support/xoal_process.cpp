@@ -186,8 +186,10 @@ XoalProcess::~XoalProcess() {
     std::ofstream log(stderr_path(), std::ios::app);
     log << "==== xoal serve starting (test harness) ====\n";
   }
-  Spawned s =
-      Spawn({binary_, "serve", "--data-dir", data_dir_, "--listen", "127.0.0.1:0"}, stderr_path());
+  std::vector<std::string> argv{binary_, "serve", "--data-dir", data_dir_, "--listen",
+                                "127.0.0.1:0"};
+  argv.insert(argv.end(), serve_flags_.begin(), serve_flags_.end());
+  Spawned s = Spawn(argv, stderr_path());
   if (s.pid < 0) {
     return ::testing::AssertionFailure() << "could not start " << binary_ << ": " << s.error;
   }

@@ -62,6 +62,10 @@ class XoalProcess {
   // Sends SIGKILL and reaps the child, as a crash would end it. No-op when not running.
   void Kill();
 
+  // Extra arguments appended to `serve` by every later Start() and Restart() (e.g.
+  // {"--test-clock"}); none by default.
+  void set_serve_flags(std::vector<std::string> flags) { serve_flags_ = std::move(flags); }
+
   // Stop() (expecting exit code 0) and Start() on the same data dir; the port changes.
   [[nodiscard]] ::testing::AssertionResult Restart();
 
@@ -97,6 +101,7 @@ class XoalProcess {
   int stdout_fd_ = -1;  // read end of the child's stdout pipe, owned by the drain thread once up
   uint16_t port_ = 0;
   std::string startup_output_;
+  std::vector<std::string> serve_flags_;
   std::thread drain_thread_;  // keeps reading stdout so the child never blocks writing it
 };
 
