@@ -51,6 +51,9 @@ HttpError ToHttp(StatusCode code) {
   return {500, "internal"};
 }
 
+
+}  // namespace
+
 bool IsJsonContentType(std::string_view ct) {
   size_t semi = ct.find(';');
   std::string_view mime = ct.substr(0, semi);
@@ -59,8 +62,6 @@ bool IsJsonContentType(std::string_view ct) {
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return lower == "application/json" || (lower.size() > 5 && lower.ends_with("+json"));
 }
-
-}  // namespace
 
 http::Response JsonResponse(int status, const json::value& body) {
   http::Response r;
@@ -127,6 +128,16 @@ Result<store::PageRequest> ReadPage(const http::Request& req) {
 
 std::string EncodeCursor(int64_t seq) {
   return Base64UrlEncode(std::string(kCursorPrefix) + std::to_string(seq));
+}
+
+json::object PageByPosition(json::array all, const store::PageRequest& page) {
+  size_t begin = std::min(all.size(), static_cast<size_t>(page.after_seq));
+  size_t end = std::min(all.size(), begin + static_cast<size_t>(page.limit));
+  json::array data;
+  for (size_t i = begin; i < end; ++i) data.push_back(std::move(all[i]));
+  json::value next = end < all.size() ? json::value(EncodeCursor(static_cast<int64_t>(end)))
+                                      : json::value(nullptr);
+  return json::object{{"data", std::move(data)}, {"next_cursor", std::move(next)}};
 }
 
 }  // namespace xoal::api

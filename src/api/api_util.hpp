@@ -26,6 +26,9 @@ http::Response JsonResponse(int status, const json::value& body);
 // The error answer for `st` (which must not be ok). Internal details are logged, not sent.
 http::Response ErrorResponse(const Status& st);
 
+// application/json, or any +json type, parameters ignored.
+bool IsJsonContentType(std::string_view content_type);
+
 // The request body as JSON: 415 without a JSON content type, 400 when it does not parse, 413
 // over `limit`.
 Result<json::value> ParseJsonBody(const http::Request& req, size_t limit);
@@ -45,6 +48,9 @@ json::object PageJson(const std::vector<Row>& rows, const store::PageRequest& pa
                       ToJson&& to_json);
 
 std::string EncodeCursor(int64_t seq);
+
+// A page of a short list held whole in memory: the cursor is a position in `all`.
+json::object PageByPosition(json::array all, const store::PageRequest& page);
 
 template <typename Row, typename ToJson>
 json::object PageJson(const std::vector<Row>& rows, const store::PageRequest& page,

@@ -159,6 +159,8 @@ http::Response ListFields(Api& api, ApiCall& call) {
   const std::string* entity = call.req.Query("entity");
   std::string e = entity ? *entity : "customer";
   if (Status st = CheckEntity(e); !st.ok()) return ErrorResponse(st);
+  auto page = ReadPage(call.req);
+  if (!page.ok()) return ErrorResponse(page.status());
   json::array data;
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(auto fields, txn.ListFields(call.project.id, e));
@@ -173,7 +175,7 @@ http::Response ListFields(Api& api, ApiCall& call) {
     return Status::Ok();
   });
   if (!st.ok()) return ErrorResponse(st);
-  return JsonResponse(200, json::object{{"data", std::move(data)}, {"next_cursor", nullptr}});
+  return JsonResponse(200, PageByPosition(std::move(data), *page));
 }
 
 Result<std::string> ReadType(const json::object& body) {

@@ -48,8 +48,9 @@ std::string_view FirstElementText(std::string_view body) {
 Status VerifySignature(const ApiCall& call, ingest::Source source, const json::value& body) {
   std::string secret = core::ProjectSourceSecret(call.project, ingest::SourceName(source));
   if (secret.empty()) return Status::Ok();
-  std::string_view given = call.req.Header("x-signature");
+  std::string given(call.req.Header("x-signature"));
   if (given.empty()) return Status::Unauthenticated("this source requires an X-Signature header");
+  for (char& c : given) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (ConstantTimeEquals(HmacSha1Hex(secret, call.req.body), given)) return Status::Ok();
   std::string_view first = body.is_array() ? FirstElementText(call.req.body) : std::string_view();
   if (!first.empty() && ConstantTimeEquals(HmacSha1Hex(secret, first), given)) {
@@ -79,8 +80,11 @@ Result<json::value> ReadBody(http::Request& req, bool tracking_api) {
     return Status::TooLarge("the body is over the limit of 8 MiB");
   }
   XOAL_RETURN_IF_ERROR(DecodeBody(req));
-  if (tracking_api) return ParseJson(req.body);
-  return ParseJsonBody(req, ingest::kMaxRequestBytes);
+  if (!tracking_api && !IsJsonContentType(req.Header("content-type"))) {
+    return Status::UnsupportedMedia("the body must be sent as Content-Type: application/json");
+  }
+  // Non-finite numbers are rejected message by message (IngestBatch), not for the whole batch.
+  return ParseJsonAllowingNonFinite(req.body);
 }
 
 // Which tool sent a tracking API request to plain /v1/...: its libraries name themselves in
@@ -119,7 +123,15 @@ http::Response Ingest(Api& api, ApiCall& call, std::optional<ingest::Source> fix
   auto body = ReadBody(call.req, tracking_api);
   if (!body.ok()) return ErrorResponse(body.status());
   ingest::Source source = fixed_source ? *fixed_source : SourceOfTrackingCall(*body);
-  if (Status st = VerifySignature(call, source, *body); !st.ok()) return ErrorResponse(st);
+  // Webhook deliveries are signed; tracking API calls carry the write key instead, and Segment's
+  // libraries never sign them.
+  if (!tracking_api) {
+    if (Status st = VerifySignature(call, source, *body); !st.ok()) return ErrorResponse(st);
+  }
+  if (!implied_type.empty() && !body->is_object()) {
+    return ErrorResponse(Status::Malformed("/v1/" + std::string(implied_type) +
+                                           " takes one message object; send batches to /v1/batch"));
+  }
   Result<std::vector<json::value>> items =
       implied_type.empty() ? ingest::SplitBatch(std::move(*body))
                            : Result<std::vector<json::value>>(std::vector<json::value>{*body});
@@ -180,7 +192,7 @@ void AddIngestRoutes(Api& api) {
     api.Add(Method::kPost, "/ingest/v1/{source}/v1/" + std::string(type), Access::kIngestion,
             [&api, implied](ApiCall& c) {
               auto source = ingest::ParseSourceName(c.req.Param("source"));
-              if (!source) {
+              if (!source || *source == ingest::Source::kApi) {
                 return ErrorResponse(
                     Status::NotFound("no ingestion endpoint for source " + c.req.Param("source")));
               }

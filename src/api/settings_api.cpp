@@ -33,6 +33,8 @@ http::Response PatchProject(Api& api, ApiCall& call) {
 }
 
 http::Response ListKeys(Api& api, ApiCall& call) {
+  auto page = ReadPage(call.req);
+  if (!page.ok()) return ErrorResponse(page.status());
   // Last-used times are gathered in memory and written once a second; write them now so the
   // list shows this very request's use too.
   if (Status flushed = api.deps().keys.FlushLastUsed(); !flushed.ok()) {
@@ -44,9 +46,10 @@ http::Response ListKeys(Api& api, ApiCall& call) {
     return Status::Ok();
   });
   if (!st.ok()) return ErrorResponse(st);
-  json::array data;
-  for (const auto& k : keys) data.push_back(core::KeyToJson(k));
-  return JsonResponse(200, json::object{{"data", std::move(data)}, {"next_cursor", nullptr}});
+  // Keys are few: the cursor is the position in the list, oldest first.
+  json::array all;
+  for (const auto& k : keys) all.push_back(core::KeyToJson(k));
+  return JsonResponse(200, PageByPosition(std::move(all), *page));
 }
 
 http::Response CreateKey(Api& api, ApiCall& call) {
@@ -83,8 +86,14 @@ http::Response RevokeKey(Api& api, ApiCall& call) {
   Status st = api.deps().store.Write([&](store::WriteTxn& txn) {
     XOAL_RETURN_IF_ERROR(txn.RevokeKey(call.project.id, id, api.deps().clock.SystemNow()));
     XOAL_ASSIGN_OR_RETURN(auto keys, txn.ListKeys(call.project.id));
+    bool management_left = false;
     for (auto& k : keys) {
+      if (k.type == store::KeyType::kManagement && !k.revoked_at) management_left = true;
       if (k.id == id) revoked = std::move(k);
+    }
+    if (revoked && revoked->type == store::KeyType::kManagement && !management_left) {
+      // Undone with the rest of this write: the project would be locked out of its own API.
+      return Status::Conflict("this is the project's last management key; create another first");
     }
     return Status::Ok();
   });

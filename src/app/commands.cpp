@@ -294,7 +294,11 @@ int RunKeysList(const std::filesystem::path& data_dir, const std::optional<std::
   std::vector<store::ApiKey> keys;
   Status st = store->Read([&](store::ReadTxn& txn) {
     std::optional<std::string_view> filter;
-    if (project_id) filter = *project_id;
+    if (project_id) {
+      filter = *project_id;
+      XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(*project_id));
+      if (!project) return Status::NotFound("no project " + *project_id);
+    }
     XOAL_ASSIGN_OR_RETURN(keys, txn.ListKeys(filter));
     return Status::Ok();
   });

@@ -1,10 +1,10 @@
 #include "channels/classify.hpp"
 
+#include <date/date.h>
+
 #include <algorithm>
 #include <charconv>
 #include <sstream>
-
-#include <date/date.h>
 
 namespace xoal::channels {
 
@@ -21,8 +21,8 @@ std::string_view OutcomeName(Outcome outcome) {
 }
 
 Status ValidateIdempotencyKey(std::string_view key) {
-  bool printable = std::all_of(key.begin(), key.end(),
-                               [](unsigned char c) { return c >= 0x21 && c < 0x7F; });
+  bool printable =
+      std::all_of(key.begin(), key.end(), [](unsigned char c) { return c >= 0x21 && c < 0x7F; });
   if (key.empty() || key.size() > 200 || !printable) {
     return Status::InvalidArgument("1 to 200 printable ASCII characters without spaces",
                                    "idempotency_key");

@@ -1,12 +1,11 @@
 #include "channels/curl_internal.hpp"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
 #include <mutex>
-
-#include <spdlog/spdlog.h>
 
 #include "channels/classify.hpp"
 #include "common/json.hpp"

@@ -103,8 +103,8 @@ std::string Body(const EmailMessage& m, std::string_view boundary) {
 std::string_view Domain(std::string_view address) { return address.substr(address.find('@') + 1); }
 
 std::string SmtpUrl(const EmailConfig& config, std::string_view helo) {
-  std::string host = config.host.find(':') != std::string::npos ? "[" + config.host + "]"
-                                                                 : config.host;
+  std::string host =
+      config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
   // libcurl sends the URL's path as the EHLO argument.
   return (config.tls == SmtpTls::kTls ? "smtps://" : "smtp://") + host + ":" +
          std::to_string(config.port) + "/" + std::string(helo);
@@ -120,8 +120,8 @@ SendResult ClassifySession(CURLcode code, long reply_code, const SmtpReplies& re
                            const char* error) {
   if (reply_code >= 400) return ClassifySmtpReply(static_cast<int>(reply_code), replies.last);
   if (code != CURLE_OK) {
-    SendResult r = detail::ClassifyTransport(code, error[0] != '\0' ? error
-                                                                    : curl_easy_strerror(code));
+    SendResult r =
+        detail::ClassifyTransport(code, error[0] != '\0' ? error : curl_easy_strerror(code));
     r.answer.status = static_cast<int>(reply_code);
     r.answer.body = TruncateAnswer(replies.last);
     return r;
@@ -184,8 +184,9 @@ SendResult SmtpEmailSender::Send(const EmailMessage& message, std::string_view i
     return InvalidConfig("smtp host and port (1-65535) are required");
   }
   auto from = ParseMailbox(message.from.empty() ? config.from : message.from);
-  if (!from.ok()) return message.from.empty() ? InvalidConfig("from: " + from.status().message())
-                                              : MessageFailure(from.status().WithFieldPrefix("from"));
+  if (!from.ok())
+    return message.from.empty() ? InvalidConfig("from: " + from.status().message())
+                                : MessageFailure(from.status().WithFieldPrefix("from"));
   MimeEnvelope envelope{std::string(idempotency_key), clock_.SystemNow(),
                         "=_xoal_" + RandomAlnum(24)};
   auto mime = BuildEmailMime(message, config.from, envelope);
@@ -198,8 +199,8 @@ SendResult SmtpEmailSender::Send(const EmailMessage& message, std::string_view i
   char error[CURL_ERROR_SIZE] = {0};
   SmtpReplies replies;
   Upload upload{*mime};
-  std::string helo = config.helo_domain.empty() ? std::string(Domain(from->address))
-                                                : config.helo_domain;
+  std::string helo =
+      config.helo_domain.empty() ? std::string(Domain(from->address)) : config.helo_domain;
   std::string url = SmtpUrl(config, helo);
   std::string mail_from = "<" + from->address + ">";
   curl_slist* rcpt = curl_slist_append(nullptr, ("<" + to->address + ">").c_str());
@@ -221,7 +222,8 @@ SendResult SmtpEmailSender::Send(const EmailMessage& message, std::string_view i
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnSmtpReply);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &replies);
   // Bounds the wait for the QUIT reply at cleanup, which the total timeout no longer covers.
-  curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, static_cast<long>(ResponseTimeoutSeconds(config.timeouts)));
+  curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+                   static_cast<long>(ResponseTimeoutSeconds(config.timeouts)));
 
   CURLcode code = curl_easy_perform(h);
   long reply_code = 0;

@@ -34,7 +34,7 @@ struct EmailConfig {
 
 // A fully rendered email (SPEC "Shapes", Messages: subject, html, text, from, transactional).
 struct EmailMessage {
-  std::string to;  // recipient mailbox: "a@example.com" or "Ann <a@example.com>"
+  std::string to;    // recipient mailbox: "a@example.com" or "Ann <a@example.com>"
   std::string from;  // overrides EmailConfig::from when not empty
   std::string subject;
   std::string text;  // text/plain part; at least one of text and html is required
@@ -54,11 +54,11 @@ struct MimeEnvelope {
 };
 
 // The complete RFC 5322 message with CRLF line ends: From, To, Subject (RFC 2047 when not ASCII),
-// Date, Message-ID (derived from the idempotency key, so a retry carries the same id), MIME-Version,
-// X-Xoal-Idempotency-Key, List-Unsubscribe(-Post) on marketing mail, then multipart/alternative
-// with quoted-printable UTF-8 text and HTML parts (a single part when only one is given).
-// Errors: kInvalidArgument naming the field (to, from, subject, text, unsubscribe_url,
-// idempotency_key) when the message cannot be sent as given.
+// Date, Message-ID (derived from the idempotency key, so a retry carries the same id),
+// MIME-Version, X-Xoal-Idempotency-Key, List-Unsubscribe(-Post) on marketing mail, then
+// multipart/alternative with quoted-printable UTF-8 text and HTML parts (a single part when only
+// one is given). Errors: kInvalidArgument naming the field (to, from, subject, text,
+// unsubscribe_url, idempotency_key) when the message cannot be sent as given.
 Result<std::string> BuildEmailMime(const EmailMessage& message, std::string_view default_from,
                                    const MimeEnvelope& envelope);
 

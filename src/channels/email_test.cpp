@@ -82,8 +82,7 @@ std::vector<Part> MultipartParts(const std::string& message) {
     std::string part = message.substr(start, next - start);
     size_t split = part.find("\r\n\r\n");
     parts.push_back({part.substr(0, split + 2), part.substr(split + 4)});
-    pos = message.compare(next + 2 + delimiter.size(), 2, "--") == 0 ? std::string::npos
-                                                                     : next + 2;
+    pos = message.compare(next + 2 + delimiter.size(), 2, "--") == 0 ? std::string::npos : next + 2;
   }
   return parts;
 }
@@ -212,9 +211,9 @@ TEST_F(EmailTest, DeliversMultipartMessageWithHeaders) {
             std::string::npos);
   EXPECT_NE(parts[0].headers.find("Content-Transfer-Encoding: quoted-printable\r\n"),
             std::string::npos);
-  EXPECT_EQ(DecodeQuotedPrintable(parts[0].body), "Hi Zoë,\r\nyour cart misses you.\r\n.dot line\r\n");
-  EXPECT_NE(parts[1].headers.find("Content-Type: text/html; charset=utf-8\r\n"),
-            std::string::npos);
+  EXPECT_EQ(DecodeQuotedPrintable(parts[0].body),
+            "Hi Zoë,\r\nyour cart misses you.\r\n.dot line\r\n");
+  EXPECT_NE(parts[1].headers.find("Content-Type: text/html; charset=utf-8\r\n"), std::string::npos);
   EXPECT_EQ(DecodeQuotedPrintable(parts[1].body), "<p>Hi Zo&euml;,</p><p>a=b</p>");
   EXPECT_EQ(r.answer.status, 250);
   EXPECT_NE(r.answer.body.find("queued as"), std::string::npos);

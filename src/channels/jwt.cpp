@@ -23,7 +23,8 @@ struct MdCtxDeleter {
 Status RequiredString(const json::object& obj, std::string_view key, std::string& out) {
   auto v = OptionalString(obj, key);
   if (!v.ok()) return v.status().WithFieldPrefix(std::string(key));
-  if (!v->has_value() || (*v)->empty()) return Status::InvalidArgument("is required", std::string(key));
+  if (!v->has_value() || (*v)->empty())
+    return Status::InvalidArgument("is required", std::string(key));
   out = std::move(**v);
   return Status::Ok();
 }
@@ -60,8 +61,8 @@ Result<std::string> SignRs256(std::string_view data, std::string_view private_ke
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
   size_t len = 0;
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &len,
-                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()) != 1) {
     return Status::Internal("RS256 signing failed");
   }
   std::string signature(len, '\0');

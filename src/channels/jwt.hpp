@@ -18,7 +18,7 @@ struct ServiceAccount {
   std::string private_key;     // PEM, "-----BEGIN PRIVATE KEY-----..."
   std::string private_key_id;  // becomes the JWT header's "kid"; optional
   std::string token_uri = "https://oauth2.googleapis.com/token";
-  std::string project_id;      // optional; PushConfig::project_id decides where we send
+  std::string project_id;  // optional; PushConfig::project_id decides where we send
 };
 
 // Reads the key file's object. Errors: kInvalidArgument naming the missing or mistyped field

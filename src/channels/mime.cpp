@@ -1,11 +1,10 @@
 #include "channels/mime.hpp"
 
+#include <date/date.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
-
-#include <date/date.h>
 
 namespace xoal::channels {
 namespace {
@@ -120,8 +119,7 @@ std::string FormatMailbox(const Mailbox& mailbox) {
     // just the angle-addr
   } else if (!IsAsciiPrintable(name) || name.size() > kMaxPlainHeaderText) {
     out = EncodedWords(name) + " ";
-  } else if (std::all_of(name.begin(), name.end(),
-                         [](unsigned char c) { return IsAtomChar(c); })) {
+  } else if (std::all_of(name.begin(), name.end(), [](unsigned char c) { return IsAtomChar(c); })) {
     out = name + " ";
   } else {
     out = "\"";

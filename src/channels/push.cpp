@@ -50,8 +50,8 @@ FcmPushSender::TokenOrFailure FcmPushSender::FetchToken(const PushConfig& config
   const ServiceAccount& account = config.service_account;
   auto jwt = MakeServiceAccountJwt(account, kFcmScope, clock_.SystemNow(), kJwtLifetime);
   if (!jwt.ok()) {
-    out.failure = InvalidConfig("service_account." + jwt.status().field() + ": " +
-                                jwt.status().message());
+    out.failure =
+        InvalidConfig("service_account." + jwt.status().field() + ": " + jwt.status().message());
     return out;
   }
 
@@ -100,8 +100,7 @@ FcmPushSender::TokenOrFailure FcmPushSender::Token(const PushConfig& config, boo
 }
 
 SendResult FcmPushSender::SendWithToken(const PushMessage& message,
-                                        std::string_view idempotency_key,
-                                        const PushConfig& config,
+                                        std::string_view idempotency_key, const PushConfig& config,
                                         const std::string& access_token) {
   detail::HttpCall call;
   call.url = detail::StripTrailingSlash(config.base_url) + "/v1/projects/" + config.project_id +

@@ -7,8 +7,8 @@ namespace xoal::channels {
 
 SendResult TwilioSmsSender::Send(const SmsMessage& message, std::string_view idempotency_key,
                                  const SmsConfig& config) {
-  if (config.base_url.empty() || !detail::IsPathSegment(config.account_sid) || config.auth_token.empty() ||
-      config.from.empty()) {
+  if (config.base_url.empty() || !detail::IsPathSegment(config.account_sid) ||
+      config.auth_token.empty() || config.from.empty()) {
     return InvalidConfig("sms needs base_url, account_sid, auth_token and from");
   }
   if (Status st = ValidateIdempotencyKey(idempotency_key); !st.ok()) {
@@ -19,12 +19,13 @@ SendResult TwilioSmsSender::Send(const SmsMessage& message, std::string_view ide
   }
 
   detail::HttpCall call;
-  call.url = detail::StripTrailingSlash(config.base_url) + "/2010-04-01/Accounts/" + config.account_sid +
-             "/Messages.json";
+  call.url = detail::StripTrailingSlash(config.base_url) + "/2010-04-01/Accounts/" +
+             config.account_sid + "/Messages.json";
   call.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                   {"Accept", "application/json"},
                   {"I-Twilio-Idempotency-Token", std::string(idempotency_key)}};
-  call.body = detail::FormEncode({{"To", message.to}, {"From", config.from}, {"Body", message.body}});
+  call.body =
+      detail::FormEncode({{"To", message.to}, {"From", config.from}, {"Body", message.body}});
   call.basic_auth = {{config.account_sid, config.auth_token}};
   call.timeouts = config.timeouts;
   detail::HttpResponse response = detail::PerformHttp(call);

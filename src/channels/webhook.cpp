@@ -14,8 +14,8 @@ namespace {
 constexpr std::array<std::string_view, 5> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 // Ours (a message must not forge or drop them) and framing headers libcurl computes itself.
 constexpr std::array<std::string_view, 6> kReservedHeaders = {
-    "x-xoal-signature", "x-xoal-timestamp", "idempotency-key",
-    "host",             "content-length",   "transfer-encoding"};
+    "x-xoal-signature", "x-xoal-timestamp", "idempotency-key", "host",
+    "content-length",   "transfer-encoding"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -72,8 +72,9 @@ SendResult HttpWebhookSender::Send(const WebhookRequest& request, std::string_vi
   if (!HasHeader(request, "content-type")) {
     call.headers.emplace_back("Content-Type", "application/json");
   }
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                    clock_.SystemNow().time_since_epoch()).count();
+  int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.SystemNow().time_since_epoch())
+          .count();
   call.headers.emplace_back("X-Xoal-Signature", WebhookSignature(config.secret, request.body));
   call.headers.emplace_back("X-Xoal-Timestamp", std::to_string(now));
   call.headers.emplace_back("Idempotency-Key", std::string(idempotency_key));

@@ -1,18 +1,49 @@
 #include "common/json.hpp"
 
+#include <cmath>
+
 // Boost.JSON is used header-only: Debian ships no compiled library for it, so its
 // implementation is compiled into exactly this translation unit.
 #include <boost/json/src.hpp>
 
 namespace xoal {
 
-Result<json::value> ParseJson(std::string_view text) {
+Result<json::value> ParseJsonAllowingNonFinite(std::string_view text) {
   boost::system::error_code ec;
   json::parse_options opts;
   opts.max_depth = 64;
   json::value v = json::parse(text, ec, {}, opts);
   if (ec) {
     return Status::Malformed("malformed JSON: " + ec.message());
+  }
+  return v;
+}
+
+bool HasNonFiniteNumber(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      return !std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& e : v.get_array()) {
+        if (HasNonFiniteNumber(e)) return true;
+      }
+      return false;
+    case json::kind::object:
+      for (const auto& [k, e] : v.get_object()) {
+        if (HasNonFiniteNumber(e)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+Result<json::value> ParseJson(std::string_view text) {
+  XOAL_ASSIGN_OR_RETURN(auto v, ParseJsonAllowingNonFinite(text));
+  // 1e999 parses as infinity, which JSON cannot write back: stored, it would turn the whole
+  // record it sits in into unreadable text.
+  if (HasNonFiniteNumber(v)) {
+    return Status::InvalidArgument("a number is too large to be stored (it is not finite)");
   }
   return v;
 }

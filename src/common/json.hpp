@@ -14,8 +14,14 @@ namespace xoal {
 
 namespace json = boost::json;
 
-// Parses `text`; a syntax error is kMalformed with the position in the message.
+// Parses `text`; a syntax error is kMalformed with the position in the message, a number too
+// large to be finite (1e999) kInvalidArgument.
 Result<json::value> ParseJson(std::string_view text);
+
+// As ParseJson, but keeps non-finite numbers, for callers that reject them item by item (a
+// batch of messages): check each part with HasNonFiniteNumber().
+Result<json::value> ParseJsonAllowingNonFinite(std::string_view text);
+bool HasNonFiniteNumber(const json::value& v);
 
 // Reads an optional string member: absent or null gives nullopt, another type an error.
 Result<std::optional<std::string>> OptionalString(const json::object& obj, std::string_view key);

@@ -105,6 +105,8 @@ std::optional<SystemTime> ParseJsonTime(const boost::json::value& v) {
   if (!v.is_string()) return std::nullopt;
   std::string_view s = v.get_string();
   if (!s.empty() && s.find_first_not_of("0123456789.") == std::string_view::npos) {
+    // A short digit string is a year ("2014") or a typo, not a time in early 1970.
+    if (s.find('.') == std::string_view::npos && s.size() < 9) return std::nullopt;
     double d = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
     if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;

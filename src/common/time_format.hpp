@@ -17,7 +17,7 @@ std::optional<SystemTime> ParseIsoTime(std::string_view text);
 
 // Reads a JSON time: an ISO-8601 string, or a number of epoch seconds or epoch milliseconds
 // (numbers at or above 1e11 are taken as milliseconds: 1e11 s is the year 5138).
-// A string of digits is read as a number.
+// A string of 9 or more digits is read as a number; a shorter one ("2014") is no time.
 std::optional<SystemTime> ParseJsonTime(const boost::json::value& v);
 
 // "2026-12-03T10:00:00.000Z".

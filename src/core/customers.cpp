@@ -329,6 +329,12 @@ Status ApplyCustomerBody(store::WriteTxn& txn, const WriteContext& ctx, store::C
   XOAL_ASSIGN_OR_RETURN(auto email_raw, OptionalString(body, "email"));
   XOAL_ASSIGN_OR_RETURN(auto anonymous_ids, ReadAnonymousIds(body));
   XOAL_ASSIGN_OR_RETURN(auto tags, ReadTags(body));
+  for (const auto& a : anonymous_ids) {
+    // As for user_id and email: taking another profile's id would silently split it. Profiles
+    // that are one person are joined with POST /customers/merge.
+    XOAL_RETURN_IF_ERROR(
+        CheckIdentifierFree(txn, c, store::CustomerKey::kAnonymousId, a, "anonymous_id"));
+  }
   if (user_id && user_id != c.user_id) {
     XOAL_RETURN_IF_ERROR(CheckIdentifierFree(txn, c, store::CustomerKey::kUserId, *user_id, "user_id"));
     c.user_id = user_id;
@@ -473,6 +479,8 @@ Result<store::Customer> MergeCustomers(store::WriteTxn& txn, const WriteContext&
 
 Result<ImportReport> ImportCustomersCsv(store::Store& store, const Clock& clock,
                                         const store::Project& project, std::string_view csv) {
+  // Spreadsheet programs start UTF-8 CSV files with a byte order mark.
+  if (csv.starts_with("\xEF\xBB\xBF")) csv.remove_prefix(3);
   std::string error;
   auto rows = ParseCsv(csv, error);
   if (!error.empty()) return Status::InvalidArgument("CSV: " + error);

@@ -67,6 +67,8 @@ Result<json::value> ToBoolean(const json::value& v) {
 
 Result<json::value> ToString(const json::value& v) {
   if (v.is_string()) return v;
+  // fmt's shortest round-trip form: 19.99 stays "19.99" (json::serialize would write 1.999E1).
+  if (v.is_double()) return json::value(fmt::format("{}", v.get_double()));
   if (v.is_number() || v.is_bool()) return json::value(json::serialize(v));
   return Status::InvalidArgument("expected a string, got " + std::string(JsonTypeName(v)));
 }

@@ -77,7 +77,14 @@ Status ApplyLanguages(json::object& settings, const json::object& patch) {
     if (!v.is_array() || v.as_array().empty()) {
       return Status::InvalidArgument("languages must be a non-empty list of names", "languages");
     }
-    for (const auto& l : v.as_array()) {
+    for (size_t i = 0; i < v.as_array().size(); ++i) {
+      const auto& l = v.as_array()[i];
+      bool repeated = std::find(v.as_array().begin(), v.as_array().begin() + i, l) !=
+                      v.as_array().begin() + i;
+      if (repeated) {
+        return Status::InvalidArgument("languages lists " + json::serialize(l) + " twice",
+                                       "languages");
+      }
       if (!l.is_string() || l.get_string().empty()) {
         return Status::InvalidArgument("languages must be a non-empty list of names", "languages");
       }

@@ -8,6 +8,7 @@
 #include "common/time_format.hpp"
 #include "core/companies.hpp"
 #include "core/customers.hpp"
+#include "core/fields.hpp"
 
 namespace xoal::ingest {
 namespace {
@@ -117,6 +118,10 @@ class Applier {
       p.is_new = true;
     }
     XOAL_RETURN_IF_ERROR(ResolveEmail(p));
+    if (p.is_new && !p.c.user_id && !p.c.email && !anon) {
+      return Status::InvalidArgument("the message names no person: its only identifier, the "
+                                     "email, is not a valid address", "email");
+    }
     if (anon && std::find(p.c.anonymous_ids.begin(), p.c.anonymous_ids.end(), *anon) ==
                     p.c.anonymous_ids.end()) {
       // Also moves it from another known user whose visitor id this turned out not to be.
@@ -264,6 +269,22 @@ class Applier {
     return core::PutMember(txn_, wctx_, *msg_.group_id, c.usid, {}).status();
   }
 
+  // The event's properties after the field registry (SPEC, Field registry): each top-level
+  // property is coerced to its field's type, registered on first sight, or dropped and noted.
+  json::object RegisteredProperties() {
+    json::object out;
+    for (const auto& [name, value] : msg_.properties) {
+      auto coerced = core::CoerceAndRegister(txn_, pid_, "event", name, value, wctx_.now);
+      if (coerced.ok()) {
+        out[name] = std::move(*coerced);
+      } else {
+        Note("attribute_dropped", "event property " + std::string(name) + ": " +
+                                      coerced.status().message());
+      }
+    }
+    return out;
+  }
+
   Status RecordEvent(const store::Customer& c) {
     store::Event e;
     e.project_id = pid_;
@@ -281,7 +302,7 @@ class Applier {
     } else if (msg_.type == "alias") {
       e.properties = json::object{{"previous_id", *msg_.previous_id}};
     } else {
-      e.properties = msg_.properties;
+      e.properties = RegisteredProperties();
     }
     return txn_.InsertEvent(e);
   }
@@ -296,7 +317,12 @@ class Applier {
 
 std::string Excerpt(const json::value& item) {
   std::string text = json::serialize(item);
-  if (text.size() > kExcerptBytes) text.resize(kExcerptBytes);
+  if (text.size() > kExcerptBytes) {
+    size_t cut = kExcerptBytes;
+    // Back off to a character boundary: never split a UTF-8 sequence.
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text.resize(cut);
+  }
   return text;
 }
 
@@ -346,6 +372,10 @@ Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
       const json::value& item = items[i];
       if (json::serialize(item).size() > kMaxMessageBytes) {
         reject(i, item, "the message is larger than 32 KB");
+        continue;
+      }
+      if (HasNonFiniteNumber(item)) {
+        reject(i, item, "a number in the message is too large to be stored (not finite)");
         continue;
       }
       auto msg = Normalize(ctx.source, item, ctx.received_at, implied_type);

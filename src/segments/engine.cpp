@@ -285,7 +285,7 @@ class SegmentEngine::State {
     const std::string& pid = changes.project_id;
     auto segs = Snapshot(pid);
     if (segs->defs.empty()) return Status::Ok();
-    SystemTime now = clock_.SystemNow();
+    SystemTime now = changes.at.value_or(clock_.SystemNow());
     XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(pid));
     if (!project) return Status::Ok();
     for (const auto& [usid, into] : changes.removed) {
@@ -348,12 +348,17 @@ bool SegmentEngine::State::FireDueTimers() {
     return Status::Ok();
   });
   if (!st.ok() || due.empty()) return false;
-  std::map<std::string, std::vector<store::SegmentTimer>> by_project;
-  for (auto& t : due) by_project[t.project_id].push_back(std::move(t));
+  // One write per project and flip instant, earliest first, each evaluated at its own instant: a
+  // customer whose entry and exit both fell due while the clock jumped (or the server was down)
+  // gets both, each recorded when it happened.
+  std::map<std::pair<SystemTime, std::string>, std::vector<store::SegmentTimer>> by_instant;
+  for (auto& t : due) by_instant[{t.flip_at, t.project_id}].push_back(std::move(t));
   TrackedStore store(*this);
-  for (const auto& [pid, timers] : by_project) {
+  for (const auto& [instant, timers] : by_instant) {
+    const std::string& pid = instant.second;
     Status w = store.Write([&](store::WriteTxn& txn) {
       auto& tracking = static_cast<TrackingTxn&>(txn);
+      tracking.changes().at = instant.first;
       for (const auto& t : timers) {
         // Cleared first: the evaluation sets the next one if the condition still reads time.
         XOAL_RETURN_IF_ERROR(txn.SetSegmentTimer(pid, t.segment_id, t.usid, std::nullopt));
@@ -497,6 +502,11 @@ void SegmentEngine::Wake() {
     state_->woken_ = true;
   }
   state_->cv_.notify_all();
+}
+
+void SegmentEngine::RunPendingWorkForTest() {
+  while (state_->FireDueTimers() || state_->ComputeOnePage()) {
+  }
 }
 
 void SegmentEngine::Subscribe(MembershipListener* listener) {

@@ -62,6 +62,10 @@ class SegmentEngine {
   void Stop();
   // Re-reads the clock now (after a test moved it) instead of at the next tick.
   void Wake();
+  // Runs, on the calling thread, every timer due at the clock's now and every pending background
+  // compute, until none is left, so an in-process test sees the state the timer thread would
+  // reach. Requires: Start() not called (or Stop() called since).
+  void RunPendingWorkForTest();
 
   // The store to read and write through. Writes keep segments current.
   store::Store& store() { return *tracked_; }

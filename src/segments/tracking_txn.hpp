@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct Changes {
   // usid -> the survivor it was merged into, or "" when it was deleted.
   std::map<std::string, std::string> removed;
   std::set<std::string> companies;  // companies whose attributes changed: all members are dirty
+  // When set, the instant to evaluate at and record changes with, instead of the clock's now: a
+  // timer that fires late (a jump of the clock, a restart) flips at its exact moment.
+  std::optional<SystemTime> at;
 
   bool empty() const { return customers.empty() && removed.empty() && companies.empty(); }
   void MergeFrom(Changes&& other);

@@ -167,7 +167,11 @@ class Stmt {
   }
   json::object Object(int col) const {
     auto parsed = ParseJson(Text(col));
-    if (!parsed.ok() || !parsed->is_object()) return {};
+    if (!parsed.ok() || !parsed->is_object()) {
+      // Writers never store such text; seeing it means the file was damaged or a bug wrote it.
+      spdlog::error("store_corrupt_json backend=sqlite column={}", col);
+      return {};
+    }
     return std::move(parsed->as_object());
   }
 

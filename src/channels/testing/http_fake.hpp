@@ -20,7 +20,7 @@ namespace xoal::channels::testing {
 
 struct RecordedRequest {
   std::string method;
-  std::string target;  // path and query as sent
+  std::string target;                                        // path and query as sent
   std::vector<std::pair<std::string, std::string>> headers;  // names as sent
   std::string body;
 
@@ -61,8 +61,8 @@ class HttpFake {
 
   LoopbackServer server_;
   mutable std::mutex mu_;
-  Handler handler_;                    // guarded by mu_
-  std::deque<FakeReply> queue_;        // guarded by mu_
+  Handler handler_;                        // guarded by mu_
+  std::deque<FakeReply> queue_;            // guarded by mu_
   std::vector<RecordedRequest> requests_;  // guarded by mu_
 };
 

@@ -186,9 +186,9 @@ bool SmtpSink::HandleData(Connection& c, Session& s) {
     case 250:
       return c.Write("250 2.0.0 Ok: queued as Q" + std::to_string(messages().size()) + "\r\n");
     default:
-      return c.Write(std::to_string(received.reply_code) +
-                     (received.reply_code < 500 ? " 4.3.0 Try again later\r\n"
-                                                : " 5.7.1 Message rejected\r\n"));
+      return c.Write(std::to_string(received.reply_code) + (received.reply_code < 500
+                                                                ? " 4.3.0 Try again later\r\n"
+                                                                : " 5.7.1 Message rejected\r\n"));
   }
 }
 

@@ -27,7 +27,7 @@ struct SmtpReceived {
   std::string auth_password;
   std::string mail_from;  // the reverse-path, without angle brackets
   std::vector<std::string> rcpt_to;
-  std::string data;  // the message as sent, dot-stuffing undone, final CRLF.CRLF removed
+  std::string data;    // the message as sent, dot-stuffing undone, final CRLF.CRLF removed
   int reply_code = 0;  // what the sink answered to the end of DATA (0 when it stalled)
 };
 
@@ -62,9 +62,9 @@ class SmtpSink {
   const SmtpSinkOptions options_;
   LoopbackServer server_;
   mutable std::mutex mu_;
-  int fail_count_ = 0;  // guarded by mu_
-  int fail_code_ = 0;   // guarded by mu_
-  int stall_count_ = 0;  // guarded by mu_
+  int fail_count_ = 0;                  // guarded by mu_
+  int fail_code_ = 0;                   // guarded by mu_
+  int stall_count_ = 0;                 // guarded by mu_
   std::vector<SmtpReceived> messages_;  // guarded by mu_
 };
 
