@@ -2,9 +2,9 @@
 // hand a fully rendered message to a provider returns. See docs/channels.md for how the durable
 // outbox uses it (idempotency keys, which outcomes retry, Retry-After, what is stored).
 //
-// A sender makes exactly one attempt per Send() call, blocks for at most the configured total
-// timeout (plus the OAuth exchange for push), never throws and never retries by itself: retrying,
-// back-off and giving up belong to the outbox.
+// A sender makes one attempt per Send() call (push may add a token exchange, and one refresh on a
+// rejected cached token), blocks for at most the configured timeouts of those calls, never throws
+// and never retries by itself: retrying, back-off and giving up belong to the outbox.
 #pragma once
 
 #include <chrono>
@@ -53,8 +53,8 @@ struct SendResult {
   // "http_500", "http_400", "smtp_451", "smtp_550", "invalid_config", "invalid_message",
   // "oauth_http_400", ... (see docs/channels.md for the full list).
   std::string reason;
-  // Set when sent: the provider's id (Twilio `sid`, FCM `name`, the SMTP queue id from the final
-  // 250 reply, or the Message-ID we generated when the server names none). Empty for webhooks.
+  // Set when sent: the provider's id (Twilio `sid`, FCM `name`; for email the Message-ID we
+  // generated, which bounces and replies quote back). Empty for webhooks.
   std::string provider_message_id;
   // Set only when the provider said when to come back (HTTP Retry-After on 429 or 503), already
   // turned into a duration from now; never negative.
