@@ -57,28 +57,6 @@ bool VerifyRs256(EVP_PKEY* key, const std::string& data, const std::string& sign
   return ok;
 }
 
-std::map<std::string, std::string> DecodeForm(const std::string& body) {
-  std::map<std::string, std::string> out;
-  size_t start = 0;
-  while (start <= body.size()) {
-    size_t end = std::min(body.find('&', start), body.size());
-    std::string pair = body.substr(start, end - start);
-    std::string value;
-    std::string raw = pair.substr(pair.find('=') + 1);
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '%') {
-        value += static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16));
-        i += 2;
-      } else {
-        value += raw[i];
-      }
-    }
-    out[pair.substr(0, pair.find('='))] = value;
-    start = end + 1;
-  }
-  return out;
-}
-
 json::object JsonObject(std::string_view text) {
   auto v = ParseJson(text);
   EXPECT_TRUE(v.ok() && v->is_object()) << text;
@@ -150,7 +128,7 @@ TEST_F(PushTest, ExchangesSignedJwtForAccessToken) {
   EXPECT_EQ(exchange.method, "POST");
   EXPECT_EQ(exchange.target, "/token");
   EXPECT_EQ(exchange.Header("Content-Type"), "application/x-www-form-urlencoded");
-  auto form = DecodeForm(exchange.body);
+  auto form = exchange.FormFields();
   EXPECT_EQ(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
 
   std::string jwt = form["assertion"];

@@ -16,32 +16,6 @@ using testing::HttpFake;
 
 const SystemTime kNow = FromEpochMillis(1796292000000);  // Thu, 03 Dec 2026 10:00:00 UTC
 
-std::map<std::string, std::string> DecodeForm(const std::string& body) {
-  std::map<std::string, std::string> fields;
-  auto decode = [](std::string_view s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '+') {
-        out += ' ';
-      } else if (s[i] == '%' && i + 2 < s.size()) {
-        out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-      } else {
-        out += s[i];
-      }
-    }
-    return out;
-  };
-  std::string_view rest = body;
-  while (!rest.empty()) {
-    std::string_view pair = rest.substr(0, rest.find('&'));
-    rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
-    size_t eq = pair.find('=');
-    fields[decode(pair.substr(0, eq))] = decode(pair.substr(eq + 1));
-  }
-  return fields;
-}
-
 class SmsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,7 +51,7 @@ TEST_F(SmsTest, PostsFormWithBasicAuthAndIdempotencyToken) {
   EXPECT_EQ(req.Header("Authorization"), "Basic " + Base64Encode("AC123:token-secret"));
   EXPECT_EQ(req.Header("I-Twilio-Idempotency-Token"), "msg-1");
   EXPECT_EQ(req.Header("Content-Type"), "application/x-www-form-urlencoded");
-  auto form = DecodeForm(req.body);
+  auto form = req.FormFields();
   EXPECT_EQ(form.size(), 3u);
   EXPECT_EQ(form["To"], "+15552223333");
   EXPECT_EQ(form["From"], "+15550001111");

@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace xoal::channels::testing {
@@ -56,7 +57,37 @@ bool ReadRequest(Connection& c, RecordedRequest& request) {
   return c.ReadBytes(length, request.body);
 }
 
+std::string FormDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned value = 0;
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() &&
+               std::from_chars(s.data() + i + 1, s.data() + i + 3, value, 16).ec == std::errc()) {
+      out += static_cast<char>(value);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::map<std::string, std::string> RecordedRequest::FormFields() const {
+  std::map<std::string, std::string> fields;
+  std::string_view rest = body;
+  while (!rest.empty()) {
+    std::string_view pair = rest.substr(0, rest.find('&'));
+    rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
+    size_t eq = pair.find('=');
+    std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    fields[FormDecode(pair.substr(0, eq))] = FormDecode(value);
+  }
+  return fields;
+}
 
 std::optional<std::string> RecordedRequest::Header(std::string_view name) const {
   for (const auto& [n, v] : headers) {

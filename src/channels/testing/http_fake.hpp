@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +27,9 @@ struct RecordedRequest {
 
   // The first header named `name`, compared case-insensitively.
   std::optional<std::string> Header(std::string_view name) const;
+  // The body read as application/x-www-form-urlencoded ('+' is a space, %XX a byte); the last
+  // value wins when a name repeats.
+  std::map<std::string, std::string> FormFields() const;
 };
 
 struct FakeReply {
