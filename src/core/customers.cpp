@@ -300,7 +300,8 @@ Status SetAttribute(store::WriteTxn& txn, const WriteContext& ctx, store::Custom
     return Status::Ok();  // a newer message already decided this attribute
   }
   XOAL_ASSIGN_OR_RETURN(auto coerced,
-                        CoerceAndRegister(txn, ctx.project->id, "customer", name, value, ctx.now));
+                        CoerceAndRegister(txn, ctx.project->id, "customer", name, value, ctx.now,
+                                          ctx.field_types));
   if (IsStoredBuiltinAttribute(name)) {
     XOAL_ASSIGN_OR_RETURN(coerced, ValidateBuiltin(ctx, name, coerced));
   }

@@ -8,6 +8,7 @@
 
 #include "common/clock.hpp"
 #include "common/json.hpp"
+#include "core/fields.hpp"
 #include "store/store.hpp"
 
 namespace xoal::core {
@@ -18,6 +19,7 @@ struct WriteContext {
   SystemTime now;           // when the write happens
   SystemTime message_time;  // the time of the message that carries the values
   std::string added_via = "api";
+  FieldTypeCache* field_types = nullptr;  // optional, for many writes in one transaction
 };
 
 // Attributes kept in Customer::attributes that have a built-in meaning.

@@ -154,10 +154,15 @@ Result<json::value> CoerceToType(std::string_view type, const json::value& v) {
 
 Result<json::value> CoerceAndRegister(store::WriteTxn& txn, std::string_view project_id,
                                       std::string_view entity, std::string_view name,
-                                      const json::value& value, SystemTime now) {
+                                      const json::value& value, SystemTime now,
+                                      FieldTypeCache* cache) {
   std::string type;
+  std::string cache_key = cache ? fmt::format("{}\x1f{}\x1f{}", project_id, entity, name) : "";
+  auto cached = cache ? cache->find(cache_key) : FieldTypeCache::iterator();
   if (auto builtin = FindBuiltinField(entity, name)) {
     type = builtin->type;
+  } else if (cache && cached != cache->end()) {
+    type = cached->second;
   } else {
     if (Status st = ValidateFieldName(name); !st.ok()) {
       return Status::InvalidArgument(st.message(), std::string(name));
@@ -165,6 +170,7 @@ Result<json::value> CoerceAndRegister(store::WriteTxn& txn, std::string_view pro
     XOAL_ASSIGN_OR_RETURN(auto field, txn.GetField(project_id, entity, name));
     if (field) {
       type = field->type;
+      if (cache) cache->emplace(std::move(cache_key), type);
     } else if (!value.is_null()) {
       type = InferFieldType(value);
       XOAL_RETURN_IF_ERROR(txn.PutField(store::Field{std::string(project_id), std::string(entity),

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/json.hpp"
@@ -39,11 +40,18 @@ std::string_view InferFieldType(const json::value& v);
 // `v` made to fit `type`, or kInvalidArgument saying why it cannot. null passes unchanged.
 Result<json::value> CoerceToType(std::string_view type, const json::value& v);
 
+// Types of fields already in the registry, remembered during one write transaction so that a
+// batch of messages looks each field up once. Only fields read from the registry are kept: one
+// registered by a message that is later rolled back is never remembered.
+using FieldTypeCache = std::unordered_map<std::string, std::string>;
+
 // Coerces `value` to the type of the field `name` of `entity` in the project, registering the
-// field (origin "auto") when it is new. Errors name the field in their `field`.
+// field (origin "auto") when it is new. Errors name the field in their `field`. `cache` may be
+// null; when given it must only be used within one transaction.
 Result<json::value> CoerceAndRegister(store::WriteTxn& txn, std::string_view project_id,
                                       std::string_view entity, std::string_view name,
-                                      const json::value& value, SystemTime now);
+                                      const json::value& value, SystemTime now,
+                                      FieldTypeCache* cache = nullptr);
 
 json::object FieldToJson(const store::Field& f);
 

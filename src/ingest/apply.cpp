@@ -48,7 +48,7 @@ class Applier {
         msg_(msg),
         pid_(ctx.project->id),
         source_(ctx.source),
-        wctx_{ctx.project, ctx.received_at, msg.timestamp, "data_ingestion"} {}
+        wctx_{ctx.project, ctx.received_at, msg.timestamp, "data_ingestion", ctx.field_types} {}
 
   Result<std::string> Run() {
     XOAL_ASSIGN_OR_RETURN(Profile p, msg_.type == "alias" ? ResolveAlias() : Resolve());
@@ -274,7 +274,8 @@ class Applier {
   json::object RegisteredProperties() {
     json::object out;
     for (const auto& [name, value] : msg_.properties) {
-      auto coerced = core::CoerceAndRegister(txn_, pid_, "event", name, value, wctx_.now);
+      auto coerced =
+          core::CoerceAndRegister(txn_, pid_, "event", name, value, wctx_.now, wctx_.field_types);
       if (coerced.ok()) {
         out[name] = std::move(*coerced);
       } else {
@@ -355,6 +356,9 @@ Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
   BatchResult out;
   Status st = store.Write([&](store::WriteTxn& txn) {
     out = BatchResult{};
+    core::FieldTypeCache field_types;
+    IngestContext batch_ctx = ctx;
+    batch_ctx.field_types = &field_types;
     std::vector<store::IngestionError> log;
     auto log_entry = [&](size_t index, const json::value& item, std::string kind,
                          std::string reason) {
@@ -385,7 +389,7 @@ Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
       }
       Applied applied;
       Status one = txn.Nested([&](store::WriteTxn& nested) {
-        XOAL_ASSIGN_OR_RETURN(applied, ApplyMessage(nested, ctx, *msg));
+        XOAL_ASSIGN_OR_RETURN(applied, ApplyMessage(nested, batch_ctx, *msg));
         return Status::Ok();
       });
       if (one.code() == StatusCode::kInternal || one.code() == StatusCode::kUnavailable) {

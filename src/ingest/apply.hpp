@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "core/fields.hpp"
 #include "ingest/message.hpp"
 #include "store/store.hpp"
 
@@ -21,6 +22,7 @@ struct IngestContext {
   const store::Project* project = nullptr;
   Source source = Source::kApi;
   SystemTime received_at;
+  core::FieldTypeCache* field_types = nullptr;  // set by IngestBatch for its transaction
 };
 
 struct Applied {
