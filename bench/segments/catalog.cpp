@@ -100,7 +100,7 @@ std::vector<SegmentSpec> Build() {
        }},
       {"attribute regex", "User id ends in 00",
        R"({"attribute": "user_id", "op": "matches", "value": "-[0-9]*00$"})",
-       [](const ModelView& v) { return v.index % 100 == 0; }},
+       [](const ModelView& v) { return v.index >= 100 && v.index % 100 == 0; }},
       // Events performed, with counts, windows and property filters.
       {"event performed", "Ever ordered", R"({"event": "Order Completed"})",
        [](const ModelView& v) { return Count(v, "Order Completed", kEver) >= 1; }},

@@ -556,7 +556,7 @@ int RunBenchmark(const BenchOptions& o) {
     // 2a. Ingest rate with no segment: the baseline of the ratio below.
     // The unpaced phases stop after a tenth of the data set at most, so that at small scales they
     // do not change its size much.
-    uint64_t unpaced_cap = std::max<uint64_t>(o.events / 10, 10'000);
+    uint64_t unpaced_cap = std::max<uint64_t>(o.events / 10, 1'000);
     IngestFigures bare = ingestor.Run(o.ingest_threads, 0, o.rate_seconds, nullptr, unpaced_cap);
 
     // 2. Segments, one at a time, each computed from scratch.
