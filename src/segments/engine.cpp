@@ -19,7 +19,8 @@ using internal::TrackingTxn;
 // TODO: a view loads at most this many of a customer's newest events; a customer with more
 // events than that is evaluated on the newest ones only.
 constexpr int kMaxEventsPerView = 10000;
-constexpr int kScanPage = 500;
+// Small pages: each is evaluated inside one write transaction, which holds the single writer.
+constexpr int kScanPage = 100;
 constexpr int kTimerBatch = 500;
 constexpr std::chrono::seconds kIdleWait{1};
 constexpr size_t kMaxNameLength = 200;
@@ -125,6 +126,14 @@ CustomerView ViewOf(const ViewData& v, store::ReadTxn& txn, const date::time_zon
     return member.ok() && *member;
   };
   return view;
+}
+
+// Whether any of `defs` reads another segment (so a change can spread to segments not yet
+// among the candidates).
+bool HasReaders(const std::vector<const Def*>& defs) {
+  return std::any_of(defs.begin(), defs.end(), [](const Def* d) {
+    return !d->condition->dependencies().segments.empty();
+  });
 }
 
 bool NeedsEvents(const std::vector<const Def*>& defs) {
@@ -256,7 +265,14 @@ class SegmentEngine::State {
     XOAL_ASSIGN_OR_RETURN(auto customer,
                           txn.FindCustomer(project->id, store::CustomerKey::kUsid, usid));
     if (!customer) return Status::Ok();
-    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, std::move(*customer), NeedsEvents(dynamic)));
+    std::vector<const Def*> evaluated;
+    for (const Def* d : dynamic) {
+      if (candidates.contains(d->segment.id)) evaluated.push_back(d);
+    }
+    // Segments reached through segment-of-segment changes may need events too: only when none of
+    // the dynamic ones reads events can the load skip them.
+    bool with_events = NeedsEvents(evaluated) || (NeedsEvents(dynamic) && HasReaders(dynamic));
+    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, std::move(*customer), with_events));
     CustomerView view = ViewOf(data, txn, ProjectZone(project));
     for (const Def* d : dynamic) {
       const std::string& sid = d->segment.id;

@@ -91,6 +91,23 @@ CREATE TABLE segment_timers(
   PRIMARY KEY(segment_id, usid)) WITHOUT ROWID;
 CREATE INDEX segment_timers_by_time ON segment_timers(flip_at);
 )sql",
+    // Version 4: the message outbox and channel configuration.
+    R"sql(
+CREATE TABLE outbox_messages(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, id TEXT NOT NULL UNIQUE, usid TEXT NOT NULL,
+  channel TEXT NOT NULL, status TEXT NOT NULL, content TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL, transactional INTEGER NOT NULL, attempts INTEGER NOT NULL,
+  recoveries INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  sent_at INTEGER, next_attempt_at INTEGER, attempt_started_at INTEGER,
+  provider_message_id TEXT NOT NULL, last_answer TEXT NOT NULL,
+  UNIQUE(project_id, idempotency_key));
+CREATE INDEX outbox_by_project ON outbox_messages(project_id, seq);
+CREATE INDEX outbox_by_customer ON outbox_messages(project_id, usid, seq);
+CREATE INDEX outbox_by_status ON outbox_messages(status, next_attempt_at);
+CREATE TABLE channel_configs(
+  project_id TEXT NOT NULL, channel TEXT NOT NULL, config TEXT NOT NULL,
+  updated_at INTEGER NOT NULL, PRIMARY KEY(project_id, channel)) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -458,11 +475,17 @@ class SqliteReads : public Base {
 
   Result<std::vector<Event>> ListEvents(std::string_view project_id, std::string_view usid,
                                         int64_t before_seq, int limit) override {
-    static constexpr const char* kSql =
+    // Two statements, not one with "(?2 = '' OR usid = ?2)": SQLite cannot use the per-customer
+    // index for such an OR and would read every event of the project.
+    static constexpr const char* kProjectSql =
         "SELECT seq, project_id, id, usid, name, type, source, timestamp, received_at, properties"
-        " FROM events WHERE project_id = ?1 AND (?2 = '' OR usid = ?2) AND (?3 = 0 OR seq < ?3)"
+        " FROM events WHERE project_id = ?1 AND ?2 = '' AND (?3 = 0 OR seq < ?3)"
         " ORDER BY seq DESC LIMIT ?4";
-    auto s = c_.Prepare(kSql);
+    static constexpr const char* kCustomerSql =
+        "SELECT seq, project_id, id, usid, name, type, source, timestamp, received_at, properties"
+        " FROM events WHERE project_id = ?1 AND usid = ?2 AND seq < (CASE WHEN ?3 = 0 THEN"
+        " 9223372036854775807 ELSE ?3 END) ORDER BY seq DESC LIMIT ?4";
+    auto s = c_.Prepare(usid.empty() ? kProjectSql : kCustomerSql);
     s.Bind(1, project_id).Bind(2, usid).Bind(3, before_seq).Bind(4, static_cast<int64_t>(limit));
     std::vector<Event> out;
     while (s.Step() == SQLITE_ROW) {
@@ -587,6 +610,80 @@ class SqliteReads : public Base {
     return out;
   }
 
+  Result<std::optional<OutboxMessage>> GetOutboxMessage(std::string_view project_id,
+                                                        std::string_view id) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
+        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
+        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+        "WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    if (s.Step() != SQLITE_ROW) return std::optional<OutboxMessage>();
+    return std::optional<OutboxMessage>(ReadOutboxMessage(s));
+  }
+
+  Result<std::optional<OutboxMessage>> FindOutboxMessageByKey(
+      std::string_view project_id, std::string_view idempotency_key) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
+        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
+        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+        "WHERE project_id = ? AND idempotency_key = ?");
+    s.Bind(1, project_id).Bind(2, idempotency_key);
+    if (s.Step() != SQLITE_ROW) return std::optional<OutboxMessage>();
+    return std::optional<OutboxMessage>(ReadOutboxMessage(s));
+  }
+
+  Result<std::vector<OutboxMessage>> ListOutboxMessages(std::string_view project_id,
+                                                        const OutboxFilter& filter,
+                                                        int64_t before_seq, int limit) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
+        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
+        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+        "WHERE project_id = ?1 AND (?2 = 0 OR seq < ?2) AND (?3 IS NULL OR usid = ?3) "
+        "AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR channel = ?5) "
+        "ORDER BY seq DESC LIMIT ?6");
+    s.Bind(1, project_id).Bind(2, before_seq).Bind(3, filter.usid).Bind(4, filter.status);
+    s.Bind(5, filter.channel).Bind(6, static_cast<int64_t>(limit));
+    return ReadOutboxMessages(s);
+  }
+
+  Result<std::vector<OutboxMessage>> DueOutboxMessages(SystemTime now, int limit) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
+        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
+        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+        "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?");
+    s.Bind(1, now).Bind(2, static_cast<int64_t>(limit));
+    return ReadOutboxMessages(s);
+  }
+
+  Result<std::optional<SystemTime>> NextOutboxAttempt() override {
+    auto s = c_.Prepare("SELECT MIN(next_attempt_at) FROM outbox_messages WHERE status = 'queued'");
+    if (s.Step() != SQLITE_ROW || s.IsNull(0)) return std::optional<SystemTime>();
+    return std::optional<SystemTime>(s.Time(0));
+  }
+
+  Result<std::vector<OutboxMessage>> ListOutboxByStatus(std::string_view status, int64_t after_seq,
+                                                        int limit) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
+        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
+        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+        "WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?");
+    s.Bind(1, status).Bind(2, after_seq).Bind(3, static_cast<int64_t>(limit));
+    return ReadOutboxMessages(s);
+  }
+
+  Result<std::optional<json::object>> GetChannelConfig(std::string_view project_id,
+                                                       std::string_view channel) override {
+    auto s = c_.Prepare("SELECT config FROM channel_configs WHERE project_id = ? AND channel = ?");
+    s.Bind(1, project_id).Bind(2, channel);
+    if (s.Step() != SQLITE_ROW) return std::optional<json::object>();
+    return std::optional<json::object>(s.Object(0));
+  }
+
  protected:
   static Project ReadProject(const Stmt& s) {
     return Project{s.Text(0), s.Text(1), s.Object(2), s.Time(3)};
@@ -637,6 +734,35 @@ class SqliteReads : public Base {
     auto s = c_.Prepare(sql);
     s.Bind(1, a).Bind(2, b);
     while (s.Step() == SQLITE_ROW) out.push_back(s.Text(0));
+    return out;
+  }
+
+  static OutboxMessage ReadOutboxMessage(const Stmt& s) {
+    OutboxMessage m;
+    m.seq = s.Int(0);
+    m.project_id = s.Text(1);
+    m.id = s.Text(2);
+    m.usid = s.Text(3);
+    m.channel = s.Text(4);
+    m.status = s.Text(5);
+    m.content = s.Object(6);
+    m.idempotency_key = s.Text(7);
+    m.transactional = s.Int(8) != 0;
+    m.attempts = static_cast<int>(s.Int(9));
+    m.recoveries = static_cast<int>(s.Int(10));
+    m.created_at = s.Time(11);
+    m.updated_at = s.Time(12);
+    m.sent_at = s.OptTime(13);
+    m.next_attempt_at = s.OptTime(14);
+    m.attempt_started_at = s.OptTime(15);
+    m.provider_message_id = s.Text(16);
+    m.last_answer = s.Object(17);
+    return m;
+  }
+
+  static std::vector<OutboxMessage> ReadOutboxMessages(Stmt& s) {
+    std::vector<OutboxMessage> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadOutboxMessage(s));
     return out;
   }
 
@@ -940,6 +1066,46 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     XOAL_RETURN_IF_ERROR(s.Exec("insert event"));
     e.seq = sqlite3_last_insert_rowid(c_.db());
     return Status::Ok();
+  }
+
+  Status InsertOutboxMessage(OutboxMessage& m) override {
+    auto s = c_.Prepare(
+        "INSERT INTO outbox_messages(project_id, id, usid, channel, status, content, "
+        "idempotency_key, transactional, attempts, recoveries, created_at, updated_at, sent_at, "
+        "next_attempt_at, attempt_started_at, provider_message_id, last_answer) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, m.project_id).Bind(2, m.id).Bind(3, m.usid).Bind(4, m.channel).Bind(5, m.status);
+    s.Bind(6, m.content).Bind(7, m.idempotency_key);
+    s.Bind(8, static_cast<int64_t>(m.transactional ? 1 : 0));
+    s.Bind(9, static_cast<int64_t>(m.attempts)).Bind(10, static_cast<int64_t>(m.recoveries));
+    s.Bind(11, m.created_at).Bind(12, m.updated_at).Bind(13, m.sent_at);
+    s.Bind(14, m.next_attempt_at).Bind(15, m.attempt_started_at);
+    s.Bind(16, m.provider_message_id).Bind(17, m.last_answer);
+    XOAL_RETURN_IF_ERROR(s.Exec("insert outbox message"));
+    m.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+  Status UpdateOutboxMessage(const OutboxMessage& m) override {
+    auto s = c_.Prepare(
+        "UPDATE outbox_messages SET status = ?, attempts = ?, recoveries = ?, updated_at = ?, "
+        "sent_at = ?, next_attempt_at = ?, attempt_started_at = ?, provider_message_id = ?, "
+        "last_answer = ? WHERE project_id = ? AND id = ?");
+    s.Bind(1, m.status).Bind(2, static_cast<int64_t>(m.attempts));
+    s.Bind(3, static_cast<int64_t>(m.recoveries)).Bind(4, m.updated_at).Bind(5, m.sent_at);
+    s.Bind(6, m.next_attempt_at).Bind(7, m.attempt_started_at).Bind(8, m.provider_message_id);
+    s.Bind(9, m.last_answer).Bind(10, m.project_id).Bind(11, m.id);
+    XOAL_RETURN_IF_ERROR(s.Exec("update outbox message"));
+    return Changed() ? Status::Ok() : Status::NotFound("no such message");
+  }
+
+  Status PutChannelConfig(std::string_view project_id, std::string_view channel,
+                          const json::object& config, SystemTime at) override {
+    auto s = c_.Prepare(
+        "INSERT OR REPLACE INTO channel_configs(project_id, channel, config, updated_at) "
+        "VALUES (?,?,?,?)");
+    s.Bind(1, project_id).Bind(2, channel).Bind(3, config).Bind(4, at);
+    return s.Exec("put channel config");
   }
 
  private:
