@@ -142,6 +142,33 @@ class TrackingTxn final : public store::WriteTxn {
                                                int64_t before, int limit) override {
     return inner_.ListEvents(p, usid, before, limit);
   }
+  Result<std::optional<store::OutboxMessage>> GetOutboxMessage(std::string_view p,
+                                                               std::string_view id) override {
+    return inner_.GetOutboxMessage(p, id);
+  }
+  Result<std::optional<store::OutboxMessage>> FindOutboxMessageByKey(
+      std::string_view p, std::string_view key) override {
+    return inner_.FindOutboxMessageByKey(p, key);
+  }
+  Result<std::vector<store::OutboxMessage>> ListOutboxMessages(std::string_view p,
+                                                               const store::OutboxFilter& f,
+                                                               int64_t before, int limit) override {
+    return inner_.ListOutboxMessages(p, f, before, limit);
+  }
+  Result<std::vector<store::OutboxMessage>> DueOutboxMessages(SystemTime now, int limit) override {
+    return inner_.DueOutboxMessages(now, limit);
+  }
+  Result<std::optional<SystemTime>> NextOutboxAttempt() override {
+    return inner_.NextOutboxAttempt();
+  }
+  Result<std::vector<store::OutboxMessage>> ListOutboxByStatus(std::string_view status,
+                                                               int64_t after, int limit) override {
+    return inner_.ListOutboxByStatus(status, after, limit);
+  }
+  Result<std::optional<json::object>> GetChannelConfig(std::string_view p,
+                                                       std::string_view channel) override {
+    return inner_.GetChannelConfig(p, channel);
+  }
 
   // ---- writes: forwarded and noted ----
   Status Nested(const std::function<Status(store::WriteTxn&)>& fn) override;
@@ -192,6 +219,16 @@ class TrackingTxn final : public store::WriteTxn {
   Status SetSegmentTimer(std::string_view p, std::string_view s, std::string_view usid,
                          std::optional<SystemTime> at) override {
     return inner_.SetSegmentTimer(p, s, usid, at);
+  }
+  Status InsertOutboxMessage(store::OutboxMessage& m) override {
+    return inner_.InsertOutboxMessage(m);
+  }
+  Status UpdateOutboxMessage(const store::OutboxMessage& m) override {
+    return inner_.UpdateOutboxMessage(m);
+  }
+  Status PutChannelConfig(std::string_view p, std::string_view channel, const json::object& c,
+                          SystemTime at) override {
+    return inner_.PutChannelConfig(p, channel, c, at);
   }
 
  private:

@@ -160,6 +160,35 @@ struct SegmentTimer {
   SystemTime flip_at;
 };
 
+// One message of the durable outbox (see docs/messaging.md): a fully rendered message for one
+// customer on one channel, and where its delivery stands.
+struct OutboxMessage {
+  int64_t seq = 0;  // store-assigned; orders lists
+  std::string project_id;
+  std::string id;
+  std::string usid;
+  std::string channel;          // email, sms, push, webhook
+  std::string status;           // queued, sending, sent, failed
+  json::object content;         // the rendered message with its recipient ("to")
+  std::string idempotency_key;  // unique per project
+  bool transactional = false;
+  int attempts = 0;    // attempts started, counted before each send
+  int recoveries = 0;  // times an attempt was interrupted by a crash and the message re-queued
+  SystemTime created_at;
+  SystemTime updated_at;
+  std::optional<SystemTime> sent_at;
+  std::optional<SystemTime> next_attempt_at;  // set while queued
+  std::optional<SystemTime> attempt_started_at;
+  std::string provider_message_id;
+  json::object last_answer;  // outcome, reason, status, body, error of the last attempt
+};
+
+struct OutboxFilter {
+  std::optional<std::string> usid;
+  std::optional<std::string> status;
+  std::optional<std::string> channel;
+};
+
 // A page of a list: rows with seq greater than `after_seq`, at most `limit` of them.
 struct PageRequest {
   int64_t after_seq = 0;
@@ -240,6 +269,26 @@ class ReadTxn {
   virtual Result<std::vector<Event>> ListEvents(std::string_view project_id,
                                                 std::string_view usid, int64_t before_seq,
                                                 int limit) = 0;
+
+  // The outbox. GetOutboxMessage and FindOutboxMessageByKey look in one project.
+  virtual Result<std::optional<OutboxMessage>> GetOutboxMessage(std::string_view project_id,
+                                                                std::string_view id) = 0;
+  virtual Result<std::optional<OutboxMessage>> FindOutboxMessageByKey(
+      std::string_view project_id, std::string_view idempotency_key) = 0;
+  // Newest first; `before_seq` 0 means from the newest.
+  virtual Result<std::vector<OutboxMessage>> ListOutboxMessages(std::string_view project_id,
+                                                                const OutboxFilter& filter,
+                                                                int64_t before_seq, int limit) = 0;
+  // Queued messages of every project whose next attempt is due at or before `now`, earliest first.
+  virtual Result<std::vector<OutboxMessage>> DueOutboxMessages(SystemTime now, int limit) = 0;
+  // The earliest next attempt of any queued message, or nullopt when none is queued.
+  virtual Result<std::optional<SystemTime>> NextOutboxAttempt() = 0;
+  // Messages of every project in `status`, by seq, with seq greater than `after_seq`.
+  virtual Result<std::vector<OutboxMessage>> ListOutboxByStatus(std::string_view status,
+                                                                int64_t after_seq, int limit) = 0;
+  // A channel's stored configuration (channel: email, sms, push, webhook), or nullopt.
+  virtual Result<std::optional<json::object>> GetChannelConfig(std::string_view project_id,
+                                                               std::string_view channel) = 0;
 };
 
 class WriteTxn : public ReadTxn {
@@ -306,6 +355,16 @@ class WriteTxn : public ReadTxn {
   // Sets (or, with nullopt, clears) the customer's timer for the segment.
   virtual Status SetSegmentTimer(std::string_view project_id, std::string_view segment_id,
                                  std::string_view usid, std::optional<SystemTime> flip_at) = 0;
+
+  // Inserts a message; sets `seq`. kAlreadyExists when its id or (project, idempotency key) is
+  // taken.
+  virtual Status InsertOutboxMessage(OutboxMessage& message) = 0;
+  // Rewrites the delivery state (status, attempts, recoveries, times, provider id, answer) of an
+  // existing message; kNotFound when absent.
+  virtual Status UpdateOutboxMessage(const OutboxMessage& message) = 0;
+  // Inserts or replaces a channel's configuration.
+  virtual Status PutChannelConfig(std::string_view project_id, std::string_view channel,
+                                  const json::object& config, SystemTime at) = 0;
 };
 
 class Store {
