@@ -43,6 +43,8 @@ Api::Api(ApiDeps deps) : deps_(deps), ingest_limiter_(deps.clock) {
   AddFieldRoutes(*this);
   AddIngestRoutes(*this);
   if (deps_.segments) AddSegmentRoutes(*this);
+  AddChannelRoutes(*this);
+  if (deps_.outbox && deps_.renderer) AddMessageRoutes(*this);
 }
 
 void Api::Add(http::Method method, std::string pattern, Access access, ApiHandler handler) {

@@ -21,6 +21,10 @@ namespace xoal::api {
 namespace xoal::segments {
 class SegmentEngine;
 }
+namespace xoal::messaging {
+class Outbox;
+class MessageRenderer;
+}  // namespace xoal::messaging
 namespace xoal::api {
 
 struct ApiDeps {
@@ -29,6 +33,9 @@ struct ApiDeps {
   core::KeyCache& keys;
   Metrics& metrics;
   segments::SegmentEngine* segments = nullptr;
+  // Both set: the template preview and Messages routes are served.
+  messaging::Outbox* outbox = nullptr;
+  messaging::MessageRenderer* renderer = nullptr;
 };
 
 using ApiHandler = std::function<http::Response(ApiCall&)>;
@@ -72,5 +79,7 @@ void AddCompanyRoutes(Api& api);
 void AddFieldRoutes(Api& api);
 void AddIngestRoutes(Api& api);
 void AddSegmentRoutes(Api& api);
+void AddChannelRoutes(Api& api);
+void AddMessageRoutes(Api& api);
 
 }  // namespace xoal::api

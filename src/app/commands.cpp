@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -16,6 +17,8 @@
 #include "core/projects.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "messaging/outbox.hpp"
+#include "messaging/render.hpp"
 #include "segments/engine.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -124,15 +127,31 @@ int WaitForStopSignal(const sigset_t& set, const std::function<void()>& tick) {
   }
 }
 
+// XOAL_OUTBOX_WORKERS: how many outbox workers send at once (default 4, 1 to 64).
+int OutboxWorkers() {
+  const char* env = std::getenv("XOAL_OUTBOX_WORKERS");
+  if (!env) return messaging::OutboxOptions{}.workers;
+  std::string_view text(env);
+  int n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > 64) {
+    spdlog::warn("invalid_outbox_workers value=\"{}\" using={}", text,
+                 messaging::OutboxOptions{}.workers);
+    return messaging::OutboxOptions{}.workers;
+  }
+  return n;
+}
+
 void LogIfError(const Status& st, std::string_view event) {
   if (!st.ok()) spdlog::warn("{} error=\"{}\"", event, st.message());
 }
 
 // POST /_test/clock {"advance_ms": N} or {"set": "<iso time>"}: moves the test clock and answers
 // {"now": "<iso time>"}. Registered only with --test-clock.
-void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine& engine) {
+void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine& engine,
+                       messaging::Outbox& outbox) {
   api.Add(http::Method::kPost, "/_test/clock", api::Access::kPublic,
-          [&clock, &engine](api::ApiCall& call) {
+          [&clock, &engine, &outbox](api::ApiCall& call) {
             auto body = api::ParseObjectBody(call.req);
             if (!body.ok()) return api::ErrorResponse(body.status());
             if (auto it = body->find("advance_ms"); it != body->end() && it->value().is_int64()) {
@@ -144,6 +163,7 @@ void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine&
               clock.Set(*t);
             }
             engine.Wake();
+            outbox.Wake();
             return api::JsonResponse(200, json::object{{"now", FormatIsoTime(clock.SystemNow())}});
           });
 }
@@ -176,10 +196,25 @@ int RunServe(const ServeOptions& options) {
     return 1;
   }
 
-  api::Api api({segments.store(), clock, keys, metrics, &segments});
+  channels::SmtpEmailSender email_sender(clock);
+  channels::TwilioSmsSender sms_sender(clock);
+  channels::FcmPushSender push_sender(clock);
+  channels::HttpWebhookSender webhook_sender(clock);
+  messaging::OutboxOptions outbox_options;
+  outbox_options.workers = OutboxWorkers();
+  messaging::Outbox outbox(segments.store(), clock,
+                           {email_sender, sms_sender, push_sender, webhook_sender}, &metrics,
+                           outbox_options);
+  if (auto recovered = outbox.Recover(); !recovered.ok()) {
+    spdlog::error("outbox_recover_failed error=\"{}\"", recovered.status().message());
+    return 1;
+  }
+  messaging::MessageRenderer renderer(clock);
+
+  api::Api api({segments.store(), clock, keys, metrics, &segments, &outbox, &renderer});
   if (options.test_clock) {
     spdlog::warn("test_clock_enabled detail=\"time moves only through POST /_test/clock\"");
-    AddTestClockRoute(api, test_clock, segments);
+    AddTestClockRoute(api, test_clock, segments, outbox);
   }
   http::Server server(server_options, [&api](http::Request& req) { return api.Dispatch(req); });
   auto port = server.Start();
@@ -196,6 +231,7 @@ int RunServe(const ServeOptions& options) {
   });
   LogIfError(control_started, "control_socket_unavailable");
   segments.Start();
+  outbox.Start();
   spdlog::info("server_started host={} port={}", server_options.host, *port);
   std::cout << "listening address=" << server_options.host << ":" << *port << std::endl;
 
@@ -211,6 +247,7 @@ int RunServe(const ServeOptions& options) {
   spdlog::info("server_stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   control.Stop();
   server.Stop();
+  outbox.Stop();
   segments.Stop();
   LogIfError(keys.FlushLastUsed(), "key_last_used_flush_failed");
   store->Close();

@@ -1,0 +1,453 @@
+#include "messaging/outbox.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/crypto.hpp"
+#include "common/time_format.hpp"
+
+namespace xoal::messaging {
+namespace {
+
+constexpr int kRecoverPage = 500;
+constexpr size_t kRandomDigits = 12;  // 36^12 < 2^63: exact in an int64, ~62 bits of randomness
+
+std::string Text(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().get_string())
+                                                  : std::string();
+}
+
+json::value OptTime(const std::optional<SystemTime>& t) {
+  return t ? json::value(FormatIsoTime(*t)) : json::value(nullptr);
+}
+
+channels::EmailMessage EmailFrom(const store::OutboxMessage& m) {
+  channels::EmailMessage e;
+  e.to = Text(m.content, "to");
+  e.from = Text(m.content, "from");
+  e.subject = Text(m.content, "subject");
+  e.text = Text(m.content, "text");
+  e.html = Text(m.content, "html");
+  e.transactional = m.transactional;
+  e.unsubscribe_url = Text(m.content, "unsubscribe_url");
+  e.unsubscribe_mailto = Text(m.content, "unsubscribe_mailto");
+  return e;
+}
+
+channels::PushMessage PushFrom(const store::OutboxMessage& m) {
+  channels::PushMessage p;
+  p.device_token = Text(m.content, "to");
+  p.title = Text(m.content, "title");
+  p.body = Text(m.content, "body");
+  if (auto d = m.content.find("data"); d != m.content.end() && d->value().is_object()) {
+    // FCM data values are strings; other JSON values travel as their JSON text.
+    for (const auto& [k, v] : d->value().get_object()) {
+      p.data[std::string(k)] = v.is_string() ? std::string(v.get_string()) : json::serialize(v);
+    }
+  }
+  return p;
+}
+
+channels::WebhookRequest WebhookFrom(const store::OutboxMessage& m) {
+  channels::WebhookRequest w;
+  w.url = Text(m.content, "url");
+  if (std::string method = Text(m.content, "method"); !method.empty()) w.method = method;
+  if (auto h = m.content.find("headers"); h != m.content.end() && h->value().is_object()) {
+    for (const auto& [k, v] : h->value().get_object()) {
+      if (v.is_string()) w.headers.emplace_back(std::string(k), std::string(v.get_string()));
+    }
+  }
+  if (auto b = m.content.find("body"); b != m.content.end() && !b->value().is_null()) {
+    w.body =
+        b->value().is_string() ? std::string(b->value().get_string()) : json::serialize(b->value());
+  }
+  return w;
+}
+
+channels::SendResult ConfigFailure(const Status& st) {
+  channels::SendResult r;
+  r.outcome = channels::Outcome::kPermanentFailure;
+  r.reason = "invalid_config";
+  r.answer.error = "invalid_config: " + st.message();
+  return r;
+}
+
+json::object AnswerJson(const channels::SendResult& r, int attempt) {
+  json::object a{{"attempt", attempt},    {"outcome", channels::OutcomeName(r.outcome)},
+                 {"reason", r.reason},    {"status", r.answer.status},
+                 {"body", r.answer.body}, {"error", r.answer.error}};
+  a["retry_after_s"] = r.retry_after ? json::value(r.retry_after->count()) : json::value(nullptr);
+  return a;
+}
+
+// The engagement event of a final outcome, on the customer (or the profile it was merged into).
+Status RecordEngagementEvent(store::WriteTxn& txn, const store::OutboxMessage& m,
+                             const channels::SendResult& r, SystemTime now) {
+  std::string usid = m.usid;
+  XOAL_ASSIGN_OR_RETURN(auto live, txn.FindCustomer(m.project_id, store::CustomerKey::kUsid, usid));
+  if (!live) {
+    XOAL_ASSIGN_OR_RETURN(auto into, txn.FindMergedInto(m.project_id, usid));
+    if (!into) return Status::Ok();  // the customer was deleted: nobody to record it on
+    usid = *into;
+  }
+  store::Event e;
+  e.project_id = m.project_id;
+  e.id = "evt_" + m.id + (r.sent() ? "_sent" : "_failed");
+  e.usid = usid;
+  e.name = r.sent() ? "message_sent" : "message_failed";
+  e.type = "track";
+  e.source = "system";
+  e.timestamp = now;
+  e.received_at = now;
+  e.properties = json::object{{"message_id", m.id},
+                              {"channel", m.channel},
+                              {"attempts", m.attempts},
+                              {"transactional", m.transactional},
+                              {"reason", r.reason}};
+  Status st = txn.InsertEvent(e);
+  // Recorded already (a reconciled message whose outcome write raced a crash): keep the first.
+  return st.code() == StatusCode::kAlreadyExists ? Status::Ok() : st;
+}
+
+}  // namespace
+
+Result<EnqueueResult> EnqueueInTxn(store::WriteTxn& txn, const EnqueueRequest& request,
+                                   SystemTime now) {
+  store::OutboxMessage m;
+  m.id = "msg_" + RandomAlnum(20);
+  m.idempotency_key = request.idempotency_key.empty() ? m.id : request.idempotency_key;
+  XOAL_RETURN_IF_ERROR(channels::ValidateIdempotencyKey(m.idempotency_key));
+  XOAL_ASSIGN_OR_RETURN(auto existing,
+                        txn.FindOutboxMessageByKey(request.project_id, m.idempotency_key));
+  if (existing) return EnqueueResult{std::move(*existing), false};
+  m.project_id = request.project_id;
+  m.usid = request.usid;
+  m.channel = std::string(ChannelName(request.channel));
+  m.status = "queued";
+  m.content = request.content;
+  m.transactional = request.transactional;
+  m.created_at = now;
+  m.updated_at = now;
+  m.next_attempt_at = now;
+  XOAL_RETURN_IF_ERROR(txn.InsertOutboxMessage(m));
+  return EnqueueResult{std::move(m), true};
+}
+
+std::chrono::milliseconds RetryDelay(int attempts, std::optional<std::chrono::seconds> retry_after,
+                                     const OutboxOptions& options, double unit) {
+  using std::chrono::milliseconds;
+  int doublings = std::clamp(attempts - 1, 0, 30);
+  double base_ms = static_cast<double>(milliseconds(options.base_backoff).count());
+  double cap_ms = static_cast<double>(milliseconds(options.max_backoff).count());
+  double backoff = std::min(cap_ms, base_ms * std::ldexp(1.0, doublings));
+  // "Equal jitter": half fixed, half random, so retries of many messages spread out while each
+  // still waits at least half its back-off.
+  auto delay = milliseconds(static_cast<int64_t>(backoff * (0.5 + 0.5 * unit)));
+  if (retry_after) {
+    delay = std::max(delay, milliseconds(std::min(*retry_after, options.max_retry_after)));
+  }
+  return delay;
+}
+
+double RandomUnit() {
+  std::string digits = RandomAlnum(kRandomDigits);
+  int64_t n = 0;
+  int64_t range = 1;
+  for (char c : digits) {
+    n = n * 36 + (c >= 'a' ? c - 'a' + 10 : c - '0');
+    range *= 36;
+  }
+  return static_cast<double>(n) / static_cast<double>(range);
+}
+
+json::object OutboxMessageToJson(const store::OutboxMessage& m) {
+  return json::object{
+      {"id", m.id},
+      {"usid", m.usid},
+      {"channel", m.channel},
+      {"status", m.status},
+      {"attempts", m.attempts},
+      {"recoveries", m.recoveries},
+      {"idempotency_key", m.idempotency_key},
+      {"transactional", m.transactional},
+      {"created_at", FormatIsoTime(m.created_at)},
+      {"updated_at", FormatIsoTime(m.updated_at)},
+      {"sent_at", OptTime(m.sent_at)},
+      {"next_attempt_at", OptTime(m.next_attempt_at)},
+      {"attempt_started_at", OptTime(m.attempt_started_at)},
+      {"provider_message_id",
+       m.provider_message_id.empty() ? json::value(nullptr) : json::value(m.provider_message_id)},
+      {"last_answer", m.last_answer.empty() ? json::value(nullptr) : json::value(m.last_answer)}};
+}
+
+Outbox::Outbox(store::Store& store, const Clock& clock, Senders senders, Metrics* metrics,
+               OutboxOptions options)
+    : store_(store), clock_(clock), senders_(senders), metrics_(metrics), options_(options) {}
+
+Outbox::~Outbox() { Stop(); }
+
+Result<EnqueueResult> Outbox::Enqueue(const EnqueueRequest& request) {
+  std::optional<EnqueueResult> result;
+  XOAL_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(result, EnqueueInTxn(txn, request, clock_.SystemNow()));
+    return Status::Ok();
+  }));
+  if (result->created) {
+    Count("xoal_messages_enqueued_total");
+    spdlog::debug(
+        "message_state message_id={} project_id={} customer_id={} channel={} "
+        "status=queued",
+        result->message.id, result->message.project_id, result->message.usid,
+        result->message.channel);
+    // One new message needs one worker.
+    {
+      std::lock_guard lock(mu_);
+      ++wake_count_;
+    }
+    cv_.notify_one();
+  }
+  return std::move(*result);
+}
+
+Result<int> Outbox::Recover() {
+  int recovered = 0;
+  SystemTime now = clock_.SystemNow();
+  XOAL_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) {
+    recovered = 0;
+    int64_t after = 0;
+    while (true) {
+      XOAL_ASSIGN_OR_RETURN(auto page, txn.ListOutboxByStatus("sending", after, kRecoverPage));
+      for (auto& m : page) {
+        after = m.seq;
+        m.status = "queued";
+        m.recoveries += 1;
+        m.next_attempt_at = now;
+        m.updated_at = now;
+        m.last_answer =
+            json::object{{"attempt", m.attempts},
+                         {"outcome", "interrupted"},
+                         {"reason", "interrupted"},
+                         {"status", 0},
+                         {"body", ""},
+                         {"error",
+                          "the server stopped during this attempt; re-sent under the same "
+                          "idempotency key"}};
+        XOAL_RETURN_IF_ERROR(txn.UpdateOutboxMessage(m));
+        spdlog::info(
+            "message_reconciled message_id={} project_id={} customer_id={} channel={} "
+            "attempt={}",
+            m.id, m.project_id, m.usid, m.channel, m.attempts);
+        ++recovered;
+      }
+      if (static_cast<int>(page.size()) < kRecoverPage) return Status::Ok();
+    }
+  }));
+  if (metrics_ && recovered > 0) metrics_->Count("xoal_messages_reconciled_total", recovered);
+  spdlog::info("outbox_recovered interrupted_messages={}", recovered);
+  return recovered;
+}
+
+void Outbox::Start() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = false;
+  }
+  for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { Run(); });
+  spdlog::info("outbox_started workers={} max_attempts={}", workers_.size(), options_.max_attempts);
+}
+
+void Outbox::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  if (!workers_.empty()) spdlog::info("outbox_stopped");
+  workers_.clear();
+}
+
+void Outbox::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    ++wake_count_;
+  }
+  cv_.notify_all();
+}
+
+void Outbox::Count(const char* name) {
+  if (metrics_) metrics_->Count(name);
+}
+
+void Outbox::Run() {
+  uint64_t seen_wake = 0;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      seen_wake = wake_count_;
+    }
+    auto claimed = Claim();
+    if (claimed.ok() && *claimed) {
+      Deliver(std::move(**claimed));
+      continue;
+    }
+    if (!claimed.ok()) {
+      spdlog::warn("outbox_claim_failed error=\"{}\"", claimed.status().message());
+    }
+    std::optional<SystemTime> next;
+    (void)store_.Read([&](store::ReadTxn& txn) {
+      XOAL_ASSIGN_OR_RETURN(next, txn.NextOutboxAttempt());
+      return Status::Ok();
+    });
+    // Sleep until the next message is due (on the injected clock), at most idle_wait of real
+    // time, or until woken by an enqueue, a moved test clock, or Stop().
+    auto wait = options_.idle_wait;
+    if (next && claimed.ok()) {
+      auto until =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.SystemNow());
+      wait = std::clamp(until, std::chrono::milliseconds(0), wait);
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, wait, [&] { return stopping_ || wake_count_ != seen_wake; });
+  }
+}
+
+Result<std::optional<store::OutboxMessage>> Outbox::Claim() {
+  std::optional<store::OutboxMessage> claimed;
+  SystemTime now = clock_.SystemNow();
+  // A read first: idle workers woken together must not queue empty writes for the one writer.
+  bool any_due = false;
+  XOAL_RETURN_IF_ERROR(store_.Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(auto due, txn.DueOutboxMessages(now, 1));
+    any_due = !due.empty();
+    return Status::Ok();
+  }));
+  if (!any_due) return claimed;
+  XOAL_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) {
+    claimed.reset();
+    XOAL_ASSIGN_OR_RETURN(auto due, txn.DueOutboxMessages(now, 1));
+    if (due.empty()) return Status::Ok();
+    store::OutboxMessage m = std::move(due.front());
+    m.status = "sending";
+    m.attempts += 1;
+    m.attempt_started_at = now;
+    m.next_attempt_at.reset();
+    m.updated_at = now;
+    XOAL_RETURN_IF_ERROR(txn.UpdateOutboxMessage(m));
+    claimed = std::move(m);
+    return Status::Ok();
+  }));
+  if (claimed) {
+    spdlog::debug(
+        "message_state message_id={} project_id={} customer_id={} channel={} "
+        "status=sending attempt={}",
+        claimed->id, claimed->project_id, claimed->usid, claimed->channel, claimed->attempts);
+  }
+  return claimed;
+}
+
+void Outbox::Deliver(store::OutboxMessage m) {
+  std::optional<json::object> config;
+  auto channel = ParseChannel(m.channel);
+  Status st = store_.Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(config, txn.GetChannelConfig(m.project_id, m.channel));
+    return Status::Ok();
+  });
+  channels::SendResult r;
+  if (!st.ok()) {
+    // The attempt is recorded as started; a temporary outcome retries it.
+    r.outcome = channels::Outcome::kTemporaryFailure;
+    r.reason = "store_unavailable";
+    r.answer.error = "could not read the channel configuration";
+  } else if (!config || !channel) {
+    r.outcome = channels::Outcome::kPermanentFailure;
+    r.reason = "channel_not_configured";
+    r.answer.error = "the project has no " + m.channel + " channel configured";
+  } else {
+    r = Send(m, *config);
+  }
+  RecordOutcome(std::move(m), r);
+}
+
+channels::SendResult Outbox::Send(const store::OutboxMessage& m, const json::object& config) {
+  switch (*ParseChannel(m.channel)) {
+    case Channel::kEmail: {
+      auto c = EmailConfigFrom(config);
+      if (!c.ok()) return ConfigFailure(c.status());
+      return senders_.email.Send(EmailFrom(m), m.idempotency_key, *c);
+    }
+    case Channel::kSms: {
+      auto c = SmsConfigFrom(config);
+      if (!c.ok()) return ConfigFailure(c.status());
+      return senders_.sms.Send({Text(m.content, "to"), Text(m.content, "body")}, m.idempotency_key,
+                               *c);
+    }
+    case Channel::kPush: {
+      auto c = PushConfigFrom(config);
+      if (!c.ok()) return ConfigFailure(c.status());
+      return senders_.push.Send(PushFrom(m), m.idempotency_key, *c);
+    }
+    case Channel::kWebhook: {
+      auto c = WebhookConfigFrom(config);
+      if (!c.ok()) return ConfigFailure(c.status());
+      return senders_.webhook.Send(WebhookFrom(m), m.idempotency_key, *c);
+    }
+  }
+  return ConfigFailure(Status::InvalidArgument("unknown channel"));
+}
+
+void Outbox::RecordOutcome(store::OutboxMessage m, const channels::SendResult& r) {
+  SystemTime now = clock_.SystemNow();
+  bool retry = r.retryable() && m.attempts < options_.max_attempts;
+  m.last_answer = AnswerJson(r, m.attempts);
+  m.updated_at = now;
+  if (r.sent()) {
+    m.status = "sent";
+    m.sent_at = now;
+    m.provider_message_id = r.provider_message_id;
+  } else if (retry) {
+    m.status = "queued";
+    m.next_attempt_at = now + RetryDelay(m.attempts, r.retry_after, options_, RandomUnit());
+  } else {
+    m.status = "failed";
+  }
+  Status st = store_.Write([&](store::WriteTxn& txn) {
+    XOAL_RETURN_IF_ERROR(txn.UpdateOutboxMessage(m));
+    if (m.status == "queued") return Status::Ok();
+    return RecordEngagementEvent(txn, m, r, now);
+  });
+  if (!st.ok()) {
+    // The row stays `sending`: the next start re-sends it under the same key.
+    spdlog::error(
+        "message_outcome_not_recorded message_id={} project_id={} customer_id={} "
+        "channel={} reason={} error=\"{}\"",
+        m.id, m.project_id, m.usid, m.channel, r.reason, st.message());
+    return;
+  }
+  if (r.sent()) {
+    Count("xoal_messages_sent_total");
+    spdlog::debug(
+        "message_state message_id={} project_id={} customer_id={} channel={} "
+        "status=sent attempt={}",
+        m.id, m.project_id, m.usid, m.channel, m.attempts);
+  } else if (retry) {
+    Count("xoal_messages_retried_total");
+    spdlog::warn(
+        "message_retry message_id={} project_id={} customer_id={} channel={} "
+        "attempt={} reason={} next_attempt_at={}",
+        m.id, m.project_id, m.usid, m.channel, m.attempts, r.reason,
+        FormatIsoTime(*m.next_attempt_at));
+  } else {
+    Count("xoal_messages_failed_total");
+    spdlog::warn(
+        "message_failed message_id={} project_id={} customer_id={} channel={} "
+        "attempt={} reason={}",
+        m.id, m.project_id, m.usid, m.channel, m.attempts, r.reason);
+  }
+}
+
+}  // namespace xoal::messaging

@@ -1,0 +1,136 @@
+// Outbox: the durable queue every message passes through (SPEC "Messages and channels"; design in
+// docs/messaging.md). Enqueue() stores a rendered message as `queued`; worker threads claim due
+// messages, record the attempt (status `sending`, attempt count, start time) in a committed write
+// BEFORE calling the channel sender, send under the message's idempotency key, and record the
+// outcome: `sent`, back to `queued` with a back-off for a temporary failure, or `failed`. Sent and
+// failed messages add an event (`message_sent`, `message_failed`, type track, source system) to
+// the customer, so segments can use engagement.
+//
+// Crash safety: a message is never sent without a committed record of the attempt. Recover(),
+// called once before Start(), re-queues messages a crash left `sending`; they are sent again
+// under the same idempotency key (providers that honour the key drop the duplicate) and the
+// recovery is counted on the message and logged.
+//
+// Thread-safe. Time comes only from the injected Clock; Wake() makes idle workers re-read it
+// (tests move a fake clock, then wake).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "channels/email.hpp"
+#include "channels/push.hpp"
+#include "channels/sms.hpp"
+#include "channels/webhook.hpp"
+#include "common/clock.hpp"
+#include "http/metrics.hpp"
+#include "messaging/channel_config.hpp"
+#include "store/store.hpp"
+
+namespace xoal::messaging {
+
+struct OutboxOptions {
+  int workers = 4;
+  // Attempts before a temporary failure becomes final (`failed`).
+  int max_attempts = 6;
+  // Back-off before attempt n+1: base * 2^(n-1), at most max_backoff, then jittered down to
+  // between half and all of that. A provider's Retry-After raises it, up to max_retry_after.
+  std::chrono::seconds base_backoff{30};
+  std::chrono::seconds max_backoff{std::chrono::hours(1)};
+  std::chrono::seconds max_retry_after{std::chrono::hours(6)};
+  // Longest real-time sleep of an idle worker between looks at the clock.
+  std::chrono::milliseconds idle_wait{1000};
+};
+
+// The channel senders; they must outlive the outbox.
+struct Senders {
+  channels::EmailSender& email;
+  channels::SmsSender& sms;
+  channels::PushSender& push;
+  channels::WebhookSender& webhook;
+};
+
+struct EnqueueRequest {
+  std::string project_id;
+  std::string usid;
+  Channel channel = Channel::kEmail;
+  json::object content;  // the rendered message, with "to" set to the recipient (not webhooks)
+  std::string idempotency_key;  // empty: the new message's id
+  bool transactional = false;
+};
+
+struct EnqueueResult {
+  store::OutboxMessage message;
+  bool created = false;  // false when the idempotency key named an existing message
+};
+
+// Adds a queued message, due now, inside the caller's write transaction, so that a workflow step
+// can enqueue in the same commit as its own state. The same idempotency key again in the project
+// returns the existing message instead. Errors: kInvalidArgument (field "idempotency_key") for a
+// key channels cannot carry; store errors.
+Result<EnqueueResult> EnqueueInTxn(store::WriteTxn& txn, const EnqueueRequest& request,
+                                   SystemTime now);
+
+// The delay before the next attempt after `attempts` attempts (>= 1), with `unit` in [0, 1)
+// choosing the jitter. Pure; see OutboxOptions.
+std::chrono::milliseconds RetryDelay(int attempts, std::optional<std::chrono::seconds> retry_after,
+                                     const OutboxOptions& options, double unit);
+
+// A uniform number in [0, 1) from OpenSSL's CSPRNG (common/crypto).
+double RandomUnit();
+
+// The message as the Messages API shows it: no content, no recipient, no secrets.
+json::object OutboxMessageToJson(const store::OutboxMessage& m);
+
+class Outbox {
+ public:
+  // `store` is the segment engine's store, so that the events recorded keep segments current.
+  // All references must outlive the outbox; `metrics` may be null.
+  Outbox(store::Store& store, const Clock& clock, Senders senders, Metrics* metrics,
+         OutboxOptions options = {});
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // EnqueueInTxn in a write of its own, then wakes a worker.
+  Result<EnqueueResult> Enqueue(const EnqueueRequest& request);
+
+  // Re-queues every message left `sending` (an attempt interrupted by a crash), due now, with
+  // `recoveries` counted. Returns how many. Requires: called before Start().
+  Result<int> Recover();
+  // Starts the workers. Requires: not started.
+  void Start();
+  // Lets in-flight sends finish and record their outcome, then joins the workers.
+  void Stop();
+  // Makes idle workers look for due messages now (after a test moved the clock).
+  void Wake();
+
+ private:
+  void Run();
+  // Claims the earliest due message and records the attempt; nullopt when none is due.
+  Result<std::optional<store::OutboxMessage>> Claim();
+  void Deliver(store::OutboxMessage m);
+  channels::SendResult Send(const store::OutboxMessage& m, const json::object& config);
+  void RecordOutcome(store::OutboxMessage m, const channels::SendResult& r);
+  void Count(const char* name);
+
+  // Constant after construction.
+  store::Store& store_;
+  const Clock& clock_;
+  const Senders senders_;
+  Metrics* const metrics_;
+  const OutboxOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;             // guarded by mu_
+  uint64_t wake_count_ = 0;           // guarded by mu_; bumped by Wake() and Enqueue()
+  std::vector<std::thread> workers_;  // started and joined by the owner's thread only
+};
+
+}  // namespace xoal::messaging

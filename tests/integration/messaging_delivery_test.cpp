@@ -1,0 +1,388 @@
+// The outbox end to end (SPEC "Messages and channels"): POST /api/v1/messages renders and
+// enqueues, a worker delivers to the loopback fakes, and the Messages API shows the outcome.
+// Checks the bytes each provider received, retries of temporary failures after the back-off
+// (the test clock is moved past it), permanent failures, idempotent enqueue, the engagement
+// events on the customer, and the list filters and pagination.
+#include <set>
+
+#include "channels/testing/loopback.hpp"
+#include "common/crypto.hpp"
+#include "common/time_format.hpp"
+#include "integration/messaging_fixture.hpp"
+
+namespace xoal::testing {
+namespace {
+
+using MessagingDeliveryTest = MessagingTest;
+using channels::testing::FakeReply;
+using std::chrono::seconds;
+
+json::object EmailBody(const std::string& usid, const std::string& key_suffix = "1") {
+  return json::object{
+      {"customer", json::object{{"usid", usid}}},
+      {"channel", "email"},
+      {"idempotency_key", "welcome-" + key_suffix},
+      {"transactional", true},
+      {"data", json::object{{"code", "K-9"}}},
+      {"message", json::object{{"subject", "Welcome {{ customer.first_name }}"},
+                               {"text", "Your code is {{ trigger.code }}."},
+                               {"html", "<p>Your code is <b>{{ trigger.code }}</b></p>"}}}};
+}
+
+int64_t MillisBetween(const json::value& m, std::string_view from, std::string_view to) {
+  auto a = ParseIsoTime(Str(m, from));
+  auto b = ParseIsoTime(Str(m, to));
+  EXPECT_TRUE(a && b) << json::serialize(m);
+  if (!a || !b) return -1;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*b - *a).count();
+}
+
+bool HasEvent(HttpClient& http, const std::string& key, const std::string& usid,
+              const std::string& name) {
+  HttpResponse r = http.Get("/api/v1/customers/" + usid + "/events", key);
+  for (const auto& e : DataOf(r)) {
+    if (Str(e, "name") == name) return true;
+  }
+  return false;
+}
+
+TEST_F(MessagingDeliveryTest, EmailReachesTheSmtpSinkAsMime) {
+  ConfigureEmail();
+  std::string usid = Ann();
+
+  std::string id = EnqueueOrFail(EmailBody(usid));
+  json::value m = WaitForStatus(id, "sent", 1);
+
+  auto received = smtp_.messages();
+  ASSERT_EQ(received.size(), 1u);
+  const auto& mail = received[0];
+  EXPECT_EQ(mail.mail_from, "news@example.com");
+  EXPECT_EQ(mail.rcpt_to, std::vector<std::string>{"ann@example.com"});
+  EXPECT_NE(mail.data.find("Subject: Welcome Ann\r\n"), std::string::npos) << mail.data;
+  EXPECT_NE(mail.data.find("X-Xoal-Idempotency-Key: welcome-1\r\n"), std::string::npos);
+  EXPECT_NE(mail.data.find("Content-Type: multipart/alternative"), std::string::npos);
+  EXPECT_NE(mail.data.find("Content-Type: text/plain; charset=utf-8"), std::string::npos)
+      << mail.data;
+  EXPECT_NE(mail.data.find("Your code is K-9."), std::string::npos);
+  EXPECT_NE(mail.data.find("Content-Type: text/html; charset=utf-8"), std::string::npos);
+  EXPECT_NE(mail.data.find("Message-ID: <" + Str(m, "provider_message_id") + ">"),
+            std::string::npos)
+      << json::serialize(m);
+  EXPECT_EQ(mail.data.find("List-Unsubscribe"), std::string::npos);  // transactional
+  EXPECT_EQ(Str(m, "idempotency_key"), "welcome-1");
+  EXPECT_EQ(JsonAt(m, "/transactional"), "true");
+  EXPECT_EQ(JsonAt(m, "/last_answer/reason"), "\"sent\"");
+  EXPECT_EQ(JsonAt(m, "/last_answer/status"), "250");
+  EXPECT_FALSE(IsNullMember(m, "sent_at"));
+  EXPECT_TRUE(IsNullMember(m, "next_attempt_at"));
+  EXPECT_TRUE(HasEvent(*http_, key(), usid, "message_sent"));
+}
+
+TEST_F(MessagingDeliveryTest, MarketingEmailCarriesListUnsubscribe) {
+  ConfigureEmail();
+  std::string usid = Ann();
+  json::object body = EmailBody(usid);
+  body["transactional"] = false;
+  body["message"].as_object()["unsubscribe_url"] = "https://x.example/u/{{ customer.user_id }}";
+
+  std::string id = EnqueueOrFail(body);
+  WaitForStatus(id, "sent", 1);
+
+  ASSERT_EQ(smtp_.messages().size(), 1u);
+  EXPECT_NE(smtp_.messages()[0].data.find("List-Unsubscribe: <https://x.example/u/ann-1>"),
+            std::string::npos)
+      << smtp_.messages()[0].data;
+}
+
+TEST_F(MessagingDeliveryTest, SmsPostsTwilioForm) {
+  ConfigureSms();
+  std::string usid = Ann();
+
+  std::string id =
+      EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
+                     {"channel", "sms"},
+                     {"idempotency_key", "sms-1"},
+                     {"message", json::object{{"body", "Hi {{ customer.first_name }} & co"}}}});
+  json::value m = WaitForStatus(id, "sent", 1);
+
+  auto requests = sms_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& req = requests[0];
+  EXPECT_EQ(req.method, "POST");
+  EXPECT_EQ(req.target, "/2010-04-01/Accounts/AC123/Messages.json");
+  EXPECT_EQ(req.Header("Authorization"),
+            "Basic " + std::string("QUMxMjM6dG9rZW4tc2VjcmV0LTQy"));  // AC123:token-secret-42
+  EXPECT_EQ(req.Header("I-Twilio-Idempotency-Token"), "sms-1");
+  auto form = req.FormFields();
+  EXPECT_EQ(form["To"], "+15552223333");
+  EXPECT_EQ(form["From"], "+15550001111");
+  EXPECT_EQ(form["Body"], "Hi Ann & co");
+  EXPECT_EQ(Str(m, "provider_message_id"), "SM1");
+  EXPECT_EQ(Str(m, "usid"), usid);
+}
+
+TEST_F(MessagingDeliveryTest, PushExchangesTokenAndPostsFcmJson) {
+  ConfigurePush();
+  Ann();
+
+  std::string id = EnqueueOrFail(
+      {{"customer", json::object{{"user_id", "ann-1"}}},
+       {"channel", "push"},
+       {"message", json::object{{"title", "Shipped"},
+                                {"body", "{{ customer.first_name }}, it arrives {{ trigger.day }}"},
+                                {"data", json::object{{"order", "{{ trigger.order }}"}}}}},
+       {"data", json::object{{"day", "Friday"}, {"order", "o-17"}}}});
+  json::value m = WaitForStatus(id, "sent", 1);
+
+  ASSERT_EQ(oauth_.requests().size(), 1u);
+  EXPECT_NE(oauth_.requests()[0].body.find("grant_type=urn"), std::string::npos);
+  auto requests = fcm_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].target, "/v1/projects/proj-1/messages:send");
+  EXPECT_EQ(requests[0].Header("Authorization"), "Bearer ya29.fake");
+  json::value sent = ParseJsonOrFail(requests[0].body);
+  EXPECT_EQ(JsonAt(sent, "/message/token"), "\"device-token-abc\"");
+  EXPECT_EQ(JsonAt(sent, "/message/notification/title"), "\"Shipped\"");
+  EXPECT_EQ(JsonAt(sent, "/message/notification/body"), "\"Ann, it arrives Friday\"");
+  EXPECT_EQ(JsonAt(sent, "/message/data/order"), "\"o-17\"");
+  EXPECT_EQ(Str(m, "provider_message_id"), "projects/proj-1/messages/0:1");
+}
+
+TEST_F(MessagingDeliveryTest, WebhookIsSignedWithHmacOfBody) {
+  ConfigureWebhook();
+  Ann();
+
+  std::string id = EnqueueOrFail(
+      {{"customer", json::object{{"user_id", "ann-1"}}},
+       {"channel", "webhook"},
+       {"idempotency_key", "hook-1"},
+       {"data", json::object{{"n", 5}}},
+       {"message", json::object{{"url", hook_.base_url() + "/hooks/{{ customer.user_id }}"},
+                                {"method", "PUT"},
+                                {"headers", json::object{{"X-Trace", "t-{{ trigger.n }}"}}},
+                                {"body", json::object{{"event", "welcome"},
+                                                      {"name", "{{ customer.first_name }}"}}}}}});
+  WaitForStatus(id, "sent", 1);
+
+  auto requests = hook_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& req = requests[0];
+  EXPECT_EQ(req.method, "PUT");
+  EXPECT_EQ(req.target, "/hooks/ann-1");
+  EXPECT_EQ(req.Header("X-Trace"), "t-5");
+  EXPECT_EQ(req.Header("Idempotency-Key"), "hook-1");
+  json::value body = ParseJsonOrFail(req.body);
+  EXPECT_EQ(JsonAt(body, "/event"), "\"welcome\"");
+  EXPECT_EQ(JsonAt(body, "/name"), "\"Ann\"");
+  EXPECT_EQ(req.Header("X-Xoal-Signature"), "sha256=" + HmacSha256Hex("whsec-test-1234", req.body));
+  EXPECT_TRUE(req.Header("X-Xoal-Timestamp").has_value());
+}
+
+TEST_F(MessagingDeliveryTest, Http500RetriesAfterBackoff) {
+  ConfigureSms();
+  Ann();
+  sms_.Enqueue({500, {}, "oops"});
+
+  std::string id = EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
+                                  {"channel", "sms"},
+                                  {"message", json::object{{"body", "retry me"}}}});
+  json::value queued = WaitForStatus(id, "queued", 1);
+  int64_t backoff = MillisBetween(queued, "attempt_started_at", "next_attempt_at");
+  AdvanceClock(std::chrono::milliseconds(backoff + 1));
+  json::value sent = WaitForStatus(id, "sent", 2);
+
+  EXPECT_EQ(JsonAt(queued, "/last_answer/reason"), "\"http_500\"");
+  EXPECT_EQ(JsonAt(queued, "/last_answer/status"), "500");
+  EXPECT_EQ(JsonAt(queued, "/last_answer/body"), "\"oops\"");
+  // Attempt 1 waits between half and all of the 30 s base back-off (jitter).
+  EXPECT_GE(backoff, 15000);
+  EXPECT_LE(backoff, 30000);
+  auto requests = sms_.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].Header("I-Twilio-Idempotency-Token"),
+            requests[1].Header("I-Twilio-Idempotency-Token"));
+  HttpResponse metrics = http_->Get("/metrics");
+  EXPECT_NE(metrics.body.find("xoal_messages_retried_total 1"), std::string::npos);
+  EXPECT_NE(metrics.body.find("xoal_messages_sent_total 1"), std::string::npos);
+}
+
+TEST_F(MessagingDeliveryTest, RetryAfterOn429SetsTheNextAttempt) {
+  ConfigureSms();
+  Ann();
+  sms_.Enqueue({429, {{"Retry-After", "120"}}, R"({"code":20429})"});
+
+  std::string id = EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
+                                  {"channel", "sms"},
+                                  {"message", json::object{{"body", "later"}}}});
+  json::value queued = WaitForStatus(id, "queued", 1);
+  AdvanceClock(seconds(119));
+  json::value still = GetMessage(id);
+  AdvanceClock(seconds(2));
+  WaitForStatus(id, "sent", 2);
+
+  EXPECT_EQ(MillisBetween(queued, "attempt_started_at", "next_attempt_at"), 120000);
+  EXPECT_EQ(JsonAt(queued, "/last_answer/retry_after_s"), "120");
+  EXPECT_EQ(Str(still, "status"), "queued");
+  EXPECT_EQ(sms_.requests().size(), 2u);
+}
+
+TEST_F(MessagingDeliveryTest, ConnectionRefusedRetriesOnceTheProviderIsBack) {
+  ConfigureSms("http://127.0.0.1:" + std::to_string(channels::testing::ClosedLoopbackPort()));
+  Ann();
+
+  std::string id = EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
+                                  {"channel", "sms"},
+                                  {"message", json::object{{"body", "are you there"}}}});
+  json::value queued = WaitForStatus(id, "queued", 1);
+  ConfigureSms();
+  AdvanceClock(seconds(31));
+  WaitForStatus(id, "sent", 2);
+
+  EXPECT_EQ(JsonAt(queued, "/last_answer/reason"), "\"connect_failed\"");
+  EXPECT_EQ(sms_.requests().size(), 1u);
+}
+
+TEST_F(MessagingDeliveryTest, Smtp451RetriesUnderTheSameKey) {
+  ConfigureEmail();
+  std::string usid = Ann();
+  smtp_.FailNext(1, 451);
+
+  std::string id = EnqueueOrFail(EmailBody(usid));
+  json::value queued = WaitForStatus(id, "queued", 1);
+  AdvanceClock(seconds(31));
+  WaitForStatus(id, "sent", 2);
+
+  EXPECT_EQ(JsonAt(queued, "/last_answer/reason"), "\"smtp_451\"");
+  EXPECT_EQ(smtp_.IdempotencyKeyCounts(), (std::map<std::string, int>{{"welcome-1", 2}}));
+}
+
+TEST_F(MessagingDeliveryTest, PermanentFailuresAreFinal) {
+  ConfigureEmail();
+  ConfigureSms();
+  std::string usid = Ann();
+  sms_.Enqueue({400, {}, R"({"code":21211,"message":"Invalid 'To' Phone Number"})"});
+  smtp_.FailNext(1, 550);
+
+  std::string sms_id = EnqueueOrFail({{"customer", json::object{{"usid", usid}}},
+                                      {"channel", "sms"},
+                                      {"message", json::object{{"body", "x"}}}});
+  std::string mail_id = EnqueueOrFail(EmailBody(usid));
+  json::value sms = WaitForStatus(sms_id, "failed", 1);
+  json::value mail = WaitForStatus(mail_id, "failed", 1);
+
+  EXPECT_EQ(JsonAt(sms, "/last_answer/reason"), "\"http_400\"");
+  EXPECT_EQ(JsonAt(sms, "/last_answer/status"), "400");
+  EXPECT_EQ(JsonAt(mail, "/last_answer/reason"), "\"smtp_550\"");
+  EXPECT_TRUE(IsNullMember(mail, "next_attempt_at"));
+  EXPECT_TRUE(HasEvent(*http_, key(), usid, "message_failed"));
+  HttpResponse metrics = http_->Get("/metrics");
+  EXPECT_NE(metrics.body.find("xoal_messages_failed_total 2"), std::string::npos);
+}
+
+TEST_F(MessagingDeliveryTest, TemporaryFailuresGiveUpAfterMaxAttempts) {
+  ConfigureSms();
+  Ann();
+  sms_.SetHandler([](const channels::testing::RecordedRequest&) { return FakeReply{503, {}, ""}; });
+
+  std::string id = EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
+                                  {"channel", "sms"},
+                                  {"message", json::object{{"body", "x"}}}});
+  for (int attempt = 1; attempt < 6; ++attempt) {
+    WaitForStatus(id, "queued", attempt);
+    AdvanceClock(std::chrono::hours(2));
+  }
+  json::value failed = WaitForStatus(id, "failed", 6);
+
+  EXPECT_EQ(JsonAt(failed, "/last_answer/reason"), "\"http_503\"");
+  EXPECT_EQ(sms_.requests().size(), 6u);
+}
+
+TEST_F(MessagingDeliveryTest, SameIdempotencyKeyEnqueuesOnce) {
+  ConfigureEmail();
+  std::string usid = Ann();
+
+  HttpResponse first = Enqueue(EmailBody(usid, "once"));
+  HttpResponse again = Enqueue(EmailBody(usid, "once"));
+  WaitForStatus(Str(first.json, "id"), "sent", 1);
+  HttpResponse after_sent = Enqueue(EmailBody(usid, "once"));
+
+  ASSERT_TRUE(HasStatus(first, 201));
+  ASSERT_TRUE(HasStatus(again, 200));
+  ASSERT_TRUE(HasStatus(after_sent, 200));
+  EXPECT_EQ(Str(again.json, "id"), Str(first.json, "id"));
+  EXPECT_EQ(Str(after_sent.json, "status"), "sent");
+  EXPECT_EQ(smtp_.IdempotencyKeyCounts(), (std::map<std::string, int>{{"welcome-once", 1}}));
+}
+
+TEST_F(MessagingDeliveryTest, EnqueueRejectsWhatCannotBeSent) {
+  ConfigureEmail();
+  std::string no_phone = CreateCustomer(json::object{{"email", "nophone@example.com"}});
+  json::object sms{{"customer", json::object{{"usid", no_phone}}},
+                   {"channel", "sms"},
+                   {"message", json::object{{"body", "x"}}}};
+  json::object marketing = EmailBody(no_phone);
+  marketing["transactional"] = false;
+  json::object bad_template = EmailBody(no_phone);
+  bad_template["message"].as_object()["subject"] = "{{ oops";
+
+  EXPECT_TRUE(IsError(Enqueue(sms), 422, "invalid", "channel"));  // sms not configured
+  ConfigureSms();
+  EXPECT_TRUE(IsError(Enqueue(sms), 422, "invalid", "customer"));  // no phone
+  EXPECT_TRUE(IsError(Enqueue(marketing), 422, "invalid", "message.unsubscribe_url"));
+  HttpResponse tmpl = Enqueue(bad_template);
+  EXPECT_TRUE(IsError(tmpl, 422, "invalid", "message.subject"));
+  EXPECT_EQ(JsonAt(tmpl.json, "/error/line"), "1");
+  json::object no_channel = EmailBody(no_phone);
+  no_channel.erase("channel");
+  EXPECT_TRUE(IsError(Enqueue(no_channel), 422, "invalid", "channel"));
+  json::object bad_key = EmailBody(no_phone);
+  bad_key["idempotency_key"] = "has space";
+  EXPECT_TRUE(IsError(Enqueue(bad_key), 422, "invalid", "idempotency_key"));
+}
+
+TEST_F(MessagingDeliveryTest, ListFiltersAndPaginatesNewestFirst) {
+  ConfigureEmail();
+  ConfigureSms();
+  std::string ann = Ann();
+  std::string bob = CreateCustomer(json::object{{"email", "bob@example.com"}});
+  sms_.SetHandler([](const channels::testing::RecordedRequest&) { return FakeReply{400, {}, ""}; });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(EnqueueOrFail(EmailBody(ann, "a" + std::to_string(i))));
+  }
+  ids.push_back(EnqueueOrFail(EmailBody(bob, "b0")));
+  ids.push_back(EnqueueOrFail({{"customer", json::object{{"usid", ann}}},
+                               {"channel", "sms"},
+                               {"message", json::object{{"body", "x"}}}}));
+  for (size_t i = 0; i + 1 < ids.size(); ++i) WaitForStatus(ids[i], "sent");
+  WaitForStatus(ids.back(), "failed");
+
+  std::vector<std::string> all;
+  std::string cursor;
+  for (int page = 0; page < 5; ++page) {
+    HttpResponse r =
+        http_->Get("/api/v1/messages?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor), key());
+    ASSERT_TRUE(HasStatus(r, 200));
+    for (const auto& id : Column(r, "id")) all.push_back(id);
+    if (IsNullMember(r.json, "next_cursor")) break;
+    cursor = UrlEncode(Str(r.json, "next_cursor"));
+  }
+  std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
+  EXPECT_EQ(all, newest_first);
+  EXPECT_EQ(Column(http_->Get("/api/v1/messages?channel=sms", key()), "id"),
+            std::vector<std::string>{ids[4]});
+  EXPECT_EQ(Column(http_->Get("/api/v1/messages?status=failed", key()), "id"),
+            std::vector<std::string>{ids[4]});
+  EXPECT_EQ(Column(http_->Get("/api/v1/messages?customer=" + bob, key()), "id"),
+            std::vector<std::string>{ids[3]});
+  EXPECT_EQ(Column(http_->Get("/api/v1/customers/" + ann + "/messages?channel=email", key()), "id"),
+            (std::vector<std::string>{ids[2], ids[1], ids[0]}));
+  EXPECT_TRUE(IsError(http_->Get("/api/v1/messages?status=lost", key()), 422, "invalid", "status"));
+  EXPECT_TRUE(IsError(http_->Get("/api/v1/customers/nobody/messages", key()), 404, "not_found"));
+  HttpResponse one = http_->Get("/api/v1/messages?limit=1", key());
+  EXPECT_EQ(one.body.find("ann@example.com"), std::string::npos) << one.body;
+  EXPECT_EQ(one.body.find("token-secret"), std::string::npos) << one.body;
+}
+
+}  // namespace
+}  // namespace xoal::testing

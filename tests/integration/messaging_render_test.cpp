@@ -1,0 +1,132 @@
+// Template preview (SPEC "Template preview"): every string of the message rendered over
+// customer.*, company.*, trigger.*, event.* and project.*; the variant for the customer's
+// language with the project's default as the fallback; 422 with line and column on errors.
+#include "integration/messaging_fixture.hpp"
+
+namespace xoal::testing {
+namespace {
+
+using MessagingRenderTest = MessagingTest;
+
+HttpResponse Render(HttpClient& http, const std::string& key, const json::object& body) {
+  return http.Post("/api/v1/templates/render", body, key);
+}
+
+TEST_F(MessagingRenderTest, RendersEveryStringOverCustomerCompanyTriggerAndProject) {
+  std::string usid = CreateCustomer(json::object{
+      {"user_id", "u-1"}, {"email", "zoe@example.com"}, {"first_name", "Zoë"}, {"plan", "pro"}});
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/companies",
+                                    json::object{{"id", "acme"},
+                                                 {"name", "Acme"},
+                                                 {"attributes", json::object{{"tier", "gold"}}}},
+                                    key()),
+                        201));
+  ASSERT_TRUE(
+      HasStatus(http_->Put("/api/v1/companies/acme/members/" + usid, json::object{}, key()), 200));
+  json::object message{
+      {"subject", "Hi {{ customer.first_name }} ({{ customer.plan }})"},
+      {"text", "{{ company.name }}/{{ company.tier }} {{ trigger.order.id }} {{ project.name }}"},
+      {"html", "<p>{{ customer.missing | default: 'there' }} {{ customer.email }}</p>"},
+      {"headers", json::object{{"X-Order", "{{ trigger.order.id | upcase }}"}}},
+      {"transactional", true}};
+
+  HttpResponse r = Render(*http_, key(),
+                          {{"customer", json::object{{"user_id", "u-1"}}},
+                           {"message", message},
+                           {"data", json::object{{"order", json::object{{"id", "o-7"}}}}},
+                           {"channel", "email"}});
+
+  ASSERT_TRUE(HasStatus(r, 200));
+  EXPECT_EQ(JsonAt(r.json, "/message/subject"), "\"Hi Zoë (pro)\"");
+  EXPECT_EQ(JsonAt(r.json, "/message/text"), "\"Acme/gold o-7 alpha\"");
+  EXPECT_EQ(JsonAt(r.json, "/message/html"), "\"<p>there zoe@example.com</p>\"");
+  EXPECT_EQ(JsonAt(r.json, "/message/headers/X-Order"), "\"O-7\"");
+  EXPECT_EQ(JsonAt(r.json, "/message/transactional"), "true");
+  EXPECT_EQ(JsonAt(r.json, "/usid"), "\"" + usid + "\"");
+  EXPECT_EQ(JsonAt(r.json, "/language"), "\"English\"");
+}
+
+TEST_F(MessagingRenderTest, PicksTheCustomersLanguageVariantWithDefaultFallback) {
+  ASSERT_TRUE(
+      HasStatus(http_->Patch("/api/v1/project",
+                             json::object{{"languages", json::array{"English", "French", "German"}},
+                                          {"default_language", "English"}},
+                             key()),
+                200));
+  CreateCustomer(json::object{{"email", "fr@example.com"}, {"language", "French"}});
+  CreateCustomer(json::object{{"email", "es@example.com"}, {"language", "German"}});
+  json::object message{{"subject", "Base {{ customer.email }}"},
+                       {"text", "base text"},
+                       {"variants", json::object{{"French", json::object{{"subject", "Bonjour"}}},
+                                                 {"English", json::object{{"subject", "Hello"}}}}}};
+
+  HttpResponse fr =
+      Render(*http_, key(),
+             {{"customer", json::object{{"email", "fr@example.com"}}}, {"message", message}});
+  HttpResponse es =
+      Render(*http_, key(),
+             {{"customer", json::object{{"email", "es@example.com"}}}, {"message", message}});
+  message["variants"].as_object().erase("English");
+  HttpResponse es_base =
+      Render(*http_, key(),
+             {{"customer", json::object{{"email", "es@example.com"}}}, {"message", message}});
+
+  ASSERT_TRUE(HasStatus(fr, 200));
+  EXPECT_EQ(JsonAt(fr.json, "/message/subject"), "\"Bonjour\"");
+  EXPECT_EQ(JsonAt(fr.json, "/message/text"), "\"base text\"");
+  EXPECT_EQ(JsonAt(fr.json, "/language"), "\"French\"");
+  EXPECT_EQ(JsonAt(fr.json, "/message/variants"), "<missing>");
+  ASSERT_TRUE(HasStatus(es, 200));
+  EXPECT_EQ(JsonAt(es.json, "/message/subject"), "\"Hello\"");
+  EXPECT_EQ(JsonAt(es.json, "/language"), "\"English\"");
+  ASSERT_TRUE(HasStatus(es_base, 200));
+  EXPECT_EQ(JsonAt(es_base.json, "/message/subject"), "\"Base es@example.com\"");
+}
+
+TEST_F(MessagingRenderTest, TemplateErrorIs422WithLineAndColumn) {
+  CreateCustomer(json::object{{"email", "a@example.com"}});
+
+  HttpResponse r = Render(
+      *http_, key(),
+      {{"customer", json::object{{"email", "a@example.com"}}},
+       {"message", json::object{{"subject", "ok"}, {"html", "line one\n  {% if %}x{% endif %}"}}}});
+  HttpResponse unclosed = Render(*http_, key(),
+                                 {{"customer", json::object{{"email", "a@example.com"}}},
+                                  {"message", json::object{{"body", "{{ customer.email "}}}});
+
+  ASSERT_TRUE(IsError(r, 422, "invalid", "message.html"));
+  EXPECT_EQ(JsonAt(r.json, "/error/line"), "2");
+  EXPECT_EQ(JsonAt(r.json, "/error/column"), "9");  // the "%}" where a condition was due
+  EXPECT_NE(Str(r.json.at("error"), "message").find("line 2, column 9"), std::string::npos)
+      << r.body;
+  ASSERT_TRUE(IsError(unclosed, 422, "invalid", "message.body"));
+  EXPECT_EQ(JsonAt(unclosed.json, "/error/line"), "1");
+}
+
+TEST_F(MessagingRenderTest, BadRequestsAreNamed) {
+  CreateCustomer(json::object{{"email", "a@example.com"}});
+  json::object ok_message{{"subject", "s"}, {"text", "t"}};
+
+  EXPECT_TRUE(
+      IsError(Render(*http_, key(), {{"message", ok_message}}), 422, "invalid", "customer"));
+  EXPECT_TRUE(
+      IsError(Render(*http_, key(), {{"customer", json::object{{"email", "a@example.com"}}}}), 422,
+              "invalid", "message"));
+  EXPECT_TRUE(IsError(Render(*http_, key(),
+                             {{"customer", json::object{{"email", "nobody@example.com"}}},
+                              {"message", ok_message}}),
+                      404, "not_found"));
+  EXPECT_TRUE(IsError(Render(*http_, key(),
+                             {{"customer", json::object{{"email", "a@example.com"}}},
+                              {"message", json::object{{"text", "no subject"}}},
+                              {"channel", "email"}}),
+                      422, "invalid", "message.subject"));
+  EXPECT_TRUE(IsError(Render(*http_, key(),
+                             {{"customer", json::object{{"email", "a@example.com"}}},
+                              {"message", ok_message},
+                              {"channel", "pigeon"}}),
+                      422, "invalid", "channel"));
+}
+
+}  // namespace
+}  // namespace xoal::testing
