@@ -75,6 +75,14 @@ channels::SendResult ConfigFailure(const Status& st) {
   return r;
 }
 
+// One attempt through `sender` when the stored configuration converts, else invalid_config.
+template <typename Sender, typename Message, typename Config>
+channels::SendResult SendVia(Sender& sender, const Message& message, const std::string& key,
+                             const Result<Config>& config) {
+  if (!config.ok()) return ConfigFailure(config.status());
+  return sender.Send(message, key, *config);
+}
+
 json::object AnswerJson(const channels::SendResult& r, int attempt) {
   json::object a{{"attempt", attempt},    {"outcome", channels::OutcomeName(r.outcome)},
                  {"reason", r.reason},    {"status", r.answer.status},
@@ -374,28 +382,18 @@ void Outbox::Deliver(store::OutboxMessage m) {
 }
 
 channels::SendResult Outbox::Send(const store::OutboxMessage& m, const json::object& config) {
+  const std::string& key = m.idempotency_key;
   switch (*ParseChannel(m.channel)) {
-    case Channel::kEmail: {
-      auto c = EmailConfigFrom(config);
-      if (!c.ok()) return ConfigFailure(c.status());
-      return senders_.email.Send(EmailFrom(m), m.idempotency_key, *c);
-    }
-    case Channel::kSms: {
-      auto c = SmsConfigFrom(config);
-      if (!c.ok()) return ConfigFailure(c.status());
-      return senders_.sms.Send({Text(m.content, "to"), Text(m.content, "body")}, m.idempotency_key,
-                               *c);
-    }
-    case Channel::kPush: {
-      auto c = PushConfigFrom(config);
-      if (!c.ok()) return ConfigFailure(c.status());
-      return senders_.push.Send(PushFrom(m), m.idempotency_key, *c);
-    }
-    case Channel::kWebhook: {
-      auto c = WebhookConfigFrom(config);
-      if (!c.ok()) return ConfigFailure(c.status());
-      return senders_.webhook.Send(WebhookFrom(m), m.idempotency_key, *c);
-    }
+    case Channel::kEmail:
+      return SendVia(senders_.email, EmailFrom(m), key, EmailConfigFrom(config));
+    case Channel::kSms:
+      return SendVia(senders_.sms,
+                     channels::SmsMessage{Text(m.content, "to"), Text(m.content, "body")}, key,
+                     SmsConfigFrom(config));
+    case Channel::kPush:
+      return SendVia(senders_.push, PushFrom(m), key, PushConfigFrom(config));
+    case Channel::kWebhook:
+      return SendVia(senders_.webhook, WebhookFrom(m), key, WebhookConfigFrom(config));
   }
   return ConfigFailure(Status::InvalidArgument("unknown channel"));
 }

@@ -274,6 +274,13 @@ constexpr const char* kCustomerColumns =
     "seq, project_id, usid, user_id, email, attributes, attribute_times, created_at, updated_at, "
     "added_via";
 
+// The columns ReadOutboxMessage reads, as a literal prefix (the statement cache is keyed by the
+// literal's address, so the full SQL text must be a literal).
+#define XOAL_SELECT_OUTBOX                                                                  \
+  "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "           \
+  "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, " \
+  "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+
 // The read half of a transaction; the write half adds to it. Both work on one connection.
 // The reads, over a base that is ReadTxn for read transactions and WriteTxn for write ones, so
 // that one implementation serves both without virtual inheritance.
@@ -612,11 +619,7 @@ class SqliteReads : public Base {
 
   Result<std::optional<OutboxMessage>> GetOutboxMessage(std::string_view project_id,
                                                         std::string_view id) override {
-    auto s = c_.Prepare(
-        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
-        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
-        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
-        "WHERE project_id = ? AND id = ?");
+    auto s = c_.Prepare(XOAL_SELECT_OUTBOX "WHERE project_id = ? AND id = ?");
     s.Bind(1, project_id).Bind(2, id);
     if (s.Step() != SQLITE_ROW) return std::optional<OutboxMessage>();
     return std::optional<OutboxMessage>(ReadOutboxMessage(s));
@@ -624,11 +627,7 @@ class SqliteReads : public Base {
 
   Result<std::optional<OutboxMessage>> FindOutboxMessageByKey(
       std::string_view project_id, std::string_view idempotency_key) override {
-    auto s = c_.Prepare(
-        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
-        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
-        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
-        "WHERE project_id = ? AND idempotency_key = ?");
+    auto s = c_.Prepare(XOAL_SELECT_OUTBOX "WHERE project_id = ? AND idempotency_key = ?");
     s.Bind(1, project_id).Bind(2, idempotency_key);
     if (s.Step() != SQLITE_ROW) return std::optional<OutboxMessage>();
     return std::optional<OutboxMessage>(ReadOutboxMessage(s));
@@ -637,13 +636,11 @@ class SqliteReads : public Base {
   Result<std::vector<OutboxMessage>> ListOutboxMessages(std::string_view project_id,
                                                         const OutboxFilter& filter,
                                                         int64_t before_seq, int limit) override {
-    auto s = c_.Prepare(
-        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
-        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
-        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
-        "WHERE project_id = ?1 AND (?2 = 0 OR seq < ?2) AND (?3 IS NULL OR usid = ?3) "
-        "AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR channel = ?5) "
-        "ORDER BY seq DESC LIMIT ?6");
+    auto s =
+        c_.Prepare(XOAL_SELECT_OUTBOX
+                   "WHERE project_id = ?1 AND (?2 = 0 OR seq < ?2) AND (?3 IS NULL OR usid = ?3) "
+                   "AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR channel = ?5) "
+                   "ORDER BY seq DESC LIMIT ?6");
     s.Bind(1, project_id).Bind(2, before_seq).Bind(3, filter.usid).Bind(4, filter.status);
     s.Bind(5, filter.channel).Bind(6, static_cast<int64_t>(limit));
     return ReadOutboxMessages(s);
@@ -651,9 +648,7 @@ class SqliteReads : public Base {
 
   Result<std::vector<OutboxMessage>> DueOutboxMessages(SystemTime now, int limit) override {
     auto s = c_.Prepare(
-        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
-        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
-        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+        XOAL_SELECT_OUTBOX
         "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?");
     s.Bind(1, now).Bind(2, static_cast<int64_t>(limit));
     return ReadOutboxMessages(s);
@@ -667,11 +662,7 @@ class SqliteReads : public Base {
 
   Result<std::vector<OutboxMessage>> ListOutboxByStatus(std::string_view status, int64_t after_seq,
                                                         int limit) override {
-    auto s = c_.Prepare(
-        "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "
-        "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "
-        "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
-        "WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?");
+    auto s = c_.Prepare(XOAL_SELECT_OUTBOX "WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?");
     s.Bind(1, status).Bind(2, after_seq).Bind(3, static_cast<int64_t>(limit));
     return ReadOutboxMessages(s);
   }

@@ -29,6 +29,13 @@ json::object EmailBody(const std::string& usid, const std::string& key_suffix = 
                                {"html", "<p>Your code is <b>{{ trigger.code }}</b></p>"}}}};
 }
 
+// An SMS to Ann (the fixture's customer with user_id ann-1).
+json::object SmsBody(const std::string& text) {
+  return json::object{{"customer", json::object{{"user_id", "ann-1"}}},
+                      {"channel", "sms"},
+                      {"message", json::object{{"body", text}}}};
+}
+
 int64_t MillisBetween(const json::value& m, std::string_view from, std::string_view to) {
   auto a = ParseIsoTime(Str(m, from));
   auto b = ParseIsoTime(Str(m, to));
@@ -183,9 +190,7 @@ TEST_F(MessagingDeliveryTest, Http500RetriesAfterBackoff) {
   Ann();
   sms_.Enqueue({500, {}, "oops"});
 
-  std::string id = EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
-                                  {"channel", "sms"},
-                                  {"message", json::object{{"body", "retry me"}}}});
+  std::string id = EnqueueOrFail(SmsBody("retry me"));
   json::value queued = WaitForStatus(id, "queued", 1);
   int64_t backoff = MillisBetween(queued, "attempt_started_at", "next_attempt_at");
   AdvanceClock(std::chrono::milliseconds(backoff + 1));
@@ -211,9 +216,7 @@ TEST_F(MessagingDeliveryTest, RetryAfterOn429SetsTheNextAttempt) {
   Ann();
   sms_.Enqueue({429, {{"Retry-After", "120"}}, R"({"code":20429})"});
 
-  std::string id = EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
-                                  {"channel", "sms"},
-                                  {"message", json::object{{"body", "later"}}}});
+  std::string id = EnqueueOrFail(SmsBody("later"));
   json::value queued = WaitForStatus(id, "queued", 1);
   AdvanceClock(seconds(119));
   json::value still = GetMessage(id);
@@ -230,9 +233,7 @@ TEST_F(MessagingDeliveryTest, ConnectionRefusedRetriesOnceTheProviderIsBack) {
   ConfigureSms("http://127.0.0.1:" + std::to_string(channels::testing::ClosedLoopbackPort()));
   Ann();
 
-  std::string id = EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
-                                  {"channel", "sms"},
-                                  {"message", json::object{{"body", "are you there"}}}});
+  std::string id = EnqueueOrFail(SmsBody("are you there"));
   json::value queued = WaitForStatus(id, "queued", 1);
   ConfigureSms();
   AdvanceClock(seconds(31));
@@ -284,9 +285,7 @@ TEST_F(MessagingDeliveryTest, TemporaryFailuresGiveUpAfterMaxAttempts) {
   Ann();
   sms_.SetHandler([](const channels::testing::RecordedRequest&) { return FakeReply{503, {}, ""}; });
 
-  std::string id = EnqueueOrFail({{"customer", json::object{{"user_id", "ann-1"}}},
-                                  {"channel", "sms"},
-                                  {"message", json::object{{"body", "x"}}}});
+  std::string id = EnqueueOrFail(SmsBody("x"));
   for (int attempt = 1; attempt < 6; ++attempt) {
     WaitForStatus(id, "queued", attempt);
     AdvanceClock(std::chrono::hours(2));
