@@ -4,6 +4,7 @@
 // (the test clock is moved past it), permanent failures, idempotent enqueue, the engagement
 // events on the customer, and the list filters and pagination.
 #include <set>
+#include <thread>
 
 #include "channels/testing/loopback.hpp"
 #include "common/crypto.hpp"
@@ -381,6 +382,45 @@ TEST_F(MessagingDeliveryTest, ListFiltersAndPaginatesNewestFirst) {
   HttpResponse one = http_->Get("/api/v1/messages?limit=1", key());
   EXPECT_EQ(one.body.find("ann@example.com"), std::string::npos) << one.body;
   EXPECT_EQ(one.body.find("token-secret"), std::string::npos) << one.body;
+}
+
+TEST_F(MessagingDeliveryTest, SegmentsSeeTheMessageSentEvent) {
+  ConfigureEmail();
+  std::string usid = Ann();
+  HttpResponse seg =
+      http_->Post("/api/v1/segments",
+                  json::object{{"name", "got mail"},
+                               {"type", "dynamic"},
+                               {"conditions", json::object{{"event", "message_sent"}}}},
+                  key());
+  ASSERT_TRUE(HasStatus(seg, 201));
+  std::string count_path = "/api/v1/segments/" + Str(seg.json, "id") + "/count";
+
+  WaitForStatus(EnqueueOrFail(EmailBody(usid)), "sent", 1);
+  HttpResponse count = http_->Get(count_path, key());
+  for (int i = 0; i < 100 && JsonAt(count.json, "/count") != "1"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a background compute
+    count = http_->Get(count_path, key());
+  }
+
+  EXPECT_EQ(JsonAt(count.json, "/count"), "1") << count.body;
+}
+
+// SIGTERM lets in-flight sends finish and record their outcome: nothing is left `sending`, so
+// nothing is re-sent after the restart.
+TEST_F(MessagingDeliveryTest, CleanRestartRecoversNothingAndSendsEachOnce) {
+  ConfigureEmail();
+  std::string usid = Ann();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(EnqueueOrFail(EmailBody(usid, std::to_string(i))));
+
+  RestartServer();
+  for (const auto& id : ids) WaitForStatus(id, "sent");
+
+  for (const auto& id : ids) EXPECT_EQ(JsonAt(GetMessage(id), "/recoveries"), "0") << id;
+  auto counts = smtp_.IdempotencyKeyCounts();
+  EXPECT_EQ(counts.size(), ids.size());
+  for (const auto& [k, n] : counts) EXPECT_EQ(n, 1) << k;
 }
 
 }  // namespace
