@@ -9,6 +9,10 @@ void DiffAttributes(const store::Customer& before, const store::Customer& after,
   if (before.user_id != after.user_id) out.insert("user_id");
   if (before.email != after.email) out.insert("email");
   if (before.created_at != after.created_at) out.insert("created_at");
+  // Conditions read these built-ins too (segments::CustomerAttribute), e.g. "updated within
+  // the last hour"; every write moves updated_at.
+  if (before.updated_at != after.updated_at) out.insert("updated_at");
+  if (before.added_via != after.added_via) out.insert("added_via");
   for (const auto& [k, v] : after.attributes) {
     auto it = before.attributes.find(k);
     if (it == before.attributes.end() || it->value() != v) out.emplace(k);
