@@ -73,8 +73,8 @@ class SegmentEngine {
   void Subscribe(MembershipListener* listener);
 
   // The segment API. Bodies follow SPEC Shapes (`{"name", "type", "conditions"}`); errors
-  // name the bad field (kInvalidArgument), kNotFound for an unknown id, kConflict for a cycle of
-  // segments or a delete of a segment that others read.
+  // name the bad field (kInvalidArgument, also for a cycle of segments), kNotFound for an
+  // unknown id, kConflict for a delete of a segment that others read.
   Result<store::Segment> Create(const store::Project& project, const json::object& body);
   Result<store::Segment> Update(const store::Project& project, std::string_view id,
                                 const json::object& patch);
