@@ -88,8 +88,8 @@ http::Response Members(Api& api, ApiCall& call) {
     XOAL_ASSIGN_OR_RETURN(auto rows, txn.ListSegmentMembers(id, *page));
     json::array data;
     for (const auto& m : rows) {
-      XOAL_ASSIGN_OR_RETURN(auto c, txn.FindCustomer(call.project.id, store::CustomerKey::kUsid,
-                                                     m.usid));
+      XOAL_ASSIGN_OR_RETURN(auto c,
+                            txn.FindCustomer(call.project.id, store::CustomerKey::kUsid, m.usid));
       if (!c) continue;
       json::object j = core::CustomerToJson(*c);
       j["entered_at"] = FormatIsoTime(m.entered_at);
@@ -149,8 +149,8 @@ http::Response Preview(Api& api, ApiCall& call) {
   if (auto it = body->find("sample"); it != body->end()) {
     if (!it->value().is_int64() || it->value().get_int64() < 0 ||
         it->value().get_int64() > static_cast<int64_t>(kMaxPreviewSample)) {
-      return ErrorResponse(Status::InvalidArgument("sample must be an integer from 0 to 100",
-                                                   "sample"));
+      return ErrorResponse(
+          Status::InvalidArgument("sample must be an integer from 0 to 100", "sample"));
     }
     sample = static_cast<size_t>(it->value().get_int64());
   }
@@ -162,8 +162,7 @@ http::Response Preview(Api& api, ApiCall& call) {
 }
 
 // Reads {"usids": [...]} or {"customers": [{"usid" | "user_id" | "email": ...}]} into usids.
-Result<std::vector<std::string>> ReadMemberList(Api& api, ApiCall& call,
-                                                const json::object& body) {
+Result<std::vector<std::string>> ReadMemberList(Api& api, ApiCall& call, const json::object& body) {
   std::vector<std::string> out;
   if (auto it = body.find("usids"); it != body.end()) {
     if (!it->value().is_array()) return Status::InvalidArgument("usids must be a list", "usids");
@@ -178,7 +177,8 @@ Result<std::vector<std::string>> ReadMemberList(Api& api, ApiCall& call,
     }
     XOAL_RETURN_IF_ERROR(api.deps().store.Read([&](store::ReadTxn& txn) {
       for (const auto& v : it->value().get_array()) {
-        if (!v.is_object() || v.get_object().size() != 1 || !v.get_object().begin()->value().is_string()) {
+        if (!v.is_object() || v.get_object().size() != 1 ||
+            !v.get_object().begin()->value().is_string()) {
           return Status::InvalidArgument(
               "each customer is {\"usid\" | \"user_id\" | \"email\": \"...\"}", "customers");
         }
@@ -190,10 +190,11 @@ Result<std::vector<std::string>> ReadMemberList(Api& api, ApiCall& call,
           return Status::InvalidArgument("customers are named by usid, user_id or email",
                                          "customers");
         }
-        XOAL_ASSIGN_OR_RETURN(auto c, core::ResolveCustomer(txn, call.project.id, key,
-                                                            value.get_string()));
-        if (!c) return Status::NotFound("no customer with " + std::string(k) + " " +
-                                        std::string(value.get_string()));
+        XOAL_ASSIGN_OR_RETURN(auto c,
+                              core::ResolveCustomer(txn, call.project.id, key, value.get_string()));
+        if (!c)
+          return Status::NotFound("no customer with " + std::string(k) + " " +
+                                  std::string(value.get_string()));
         out.push_back(c->usid);
       }
       return Status::Ok();

@@ -131,15 +131,13 @@ CustomerView ViewOf(const ViewData& v, store::ReadTxn& txn, const date::time_zon
 // Whether any of `defs` reads another segment (so a change can spread to segments not yet
 // among the candidates).
 bool HasReaders(const std::vector<const Def*>& defs) {
-  return std::any_of(defs.begin(), defs.end(), [](const Def* d) {
-    return !d->condition->dependencies().segments.empty();
-  });
+  return std::any_of(defs.begin(), defs.end(),
+                     [](const Def* d) { return !d->condition->dependencies().segments.empty(); });
 }
 
 bool NeedsEvents(const std::vector<const Def*>& defs) {
-  return std::any_of(defs.begin(), defs.end(), [](const Def* d) {
-    return !d->condition->dependencies().events.empty();
-  });
+  return std::any_of(defs.begin(), defs.end(),
+                     [](const Def* d) { return !d->condition->dependencies().events.empty(); });
 }
 
 Status ValidateName(const json::value& v) {
@@ -160,7 +158,7 @@ class SegmentEngine::State {
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const ProjectSegments>> projects_;  // guarded by mu_
-  std::vector<MembershipListener*> listeners_;                               // guarded by mu_
+  std::vector<MembershipListener*> listeners_;                              // guarded by mu_
   // Segments whose membership is being computed from scratch: (project, id) -> cursor seq.
   std::map<std::pair<std::string, std::string>, int64_t> computing_;  // guarded by mu_
   bool stopping_ = false;                                             // guarded by mu_
@@ -289,8 +287,8 @@ class SegmentEngine::State {
         }
       }
       if (d->condition->dependencies().reads_time) {
-        XOAL_RETURN_IF_ERROR(txn.SetSegmentTimer(project->id, sid, usid,
-                                                 NextFlipTime(*d->condition, view, now)));
+        XOAL_RETURN_IF_ERROR(
+            txn.SetSegmentTimer(project->id, sid, usid, NextFlipTime(*d->condition, view, now)));
       }
     }
     return Status::Ok();
@@ -459,7 +457,8 @@ void SegmentEngine::State::Run() {
     // injected clock, a new segment to compute, or Stop().
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(kIdleWait);
     if (next) {
-      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.SystemNow());
+      auto until =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.SystemNow());
       wait = std::clamp(until, std::chrono::milliseconds(0), wait);
     }
     cv_.wait_for(lock, wait, [this] { return stopping_ || woken_; });
@@ -555,9 +554,9 @@ Result<ParsedBody> ParseSegmentBody(const json::object& body) {
       XOAL_ASSIGN_OR_RETURN(out.condition, ParseCondition(v, "conditions"));
       out.conditions = v;
     } else {
-      return Status::InvalidArgument("unknown field " + std::string(k) +
-                                         " (a segment has name, type and conditions)",
-                                     std::string(k));
+      return Status::InvalidArgument(
+          "unknown field " + std::string(k) + " (a segment has name, type and conditions)",
+          std::string(k));
     }
   }
   return out;
@@ -587,8 +586,8 @@ Status CheckSegmentReferences(const ProjectSegments& segs, const std::string& id
     if (!d || !d->condition) continue;
     for (const auto& next : d->condition->dependencies().segments) {
       if (next == id) {
-        return Status::InvalidArgument(
-            "segments would contain each other: " + sid + " reads " + id, "conditions");
+        return Status::InvalidArgument("segments would contain each other: " + sid + " reads " + id,
+                                       "conditions");
       }
       stack.push_back(next);
     }
@@ -610,14 +609,21 @@ Result<store::Segment> SegmentEngine::Create(const store::Project& project,
     return Status::InvalidArgument("a manual segment has no conditions", "conditions");
   }
   SystemTime now = state_->clock_.SystemNow();
-  store::Segment s{0, project.id, "seg_" + RandomAlnum(16), *parsed.name, type,
-                   parsed.conditions.value_or(nullptr), type == "dynamic" ? "computing" : "ready",
-                   now, now};
+  store::Segment s{0,
+                   project.id,
+                   "seg_" + RandomAlnum(16),
+                   *parsed.name,
+                   type,
+                   parsed.conditions.value_or(nullptr),
+                   type == "dynamic" ? "computing" : "ready",
+                   now,
+                   now};
   if (parsed.condition) {
-    XOAL_RETURN_IF_ERROR(CheckSegmentReferences(*state_->Snapshot(project.id), s.id,
-                                                *parsed.condition));
+    XOAL_RETURN_IF_ERROR(
+        CheckSegmentReferences(*state_->Snapshot(project.id), s.id, *parsed.condition));
   }
-  XOAL_RETURN_IF_ERROR(state_->inner_.Write([&](store::WriteTxn& txn) { return txn.PutSegment(s); }));
+  XOAL_RETURN_IF_ERROR(
+      state_->inner_.Write([&](store::WriteTxn& txn) { return txn.PutSegment(s); }));
   XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
   if (type == "dynamic") {
     {
@@ -645,14 +651,15 @@ Result<store::Segment> SegmentEngine::Update(const store::Project& project, std:
     return Status::InvalidArgument("a manual segment has no conditions", "conditions");
   }
   if (parsed.condition) {
-    XOAL_RETURN_IF_ERROR(CheckSegmentReferences(*state_->Snapshot(project.id), s->id,
-                                                *parsed.condition));
+    XOAL_RETURN_IF_ERROR(
+        CheckSegmentReferences(*state_->Snapshot(project.id), s->id, *parsed.condition));
     s->conditions = *parsed.conditions;
     s->status = "computing";
   }
   if (parsed.name) s->name = *parsed.name;
   s->updated_at = state_->clock_.SystemNow();
-  XOAL_RETURN_IF_ERROR(state_->inner_.Write([&](store::WriteTxn& txn) { return txn.PutSegment(*s); }));
+  XOAL_RETURN_IF_ERROR(
+      state_->inner_.Write([&](store::WriteTxn& txn) { return txn.PutSegment(*s); }));
   XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
   if (parsed.condition) {
     {
@@ -697,65 +704,79 @@ std::set<std::string> Readers(const ProjectSegments& segs, std::string_view id) 
   return out;
 }
 
+// The body of a manual-membership change: runs inside the write, after the segment was found to
+// be manual; notes customers whose memberships changed in `tracking` with `readers`.
+using ManualChange = std::function<Status(store::WriteTxn& txn, TrackingTxn& tracking,
+                                          SystemTime now, std::vector<MembershipChange>& out)>;
+
+// A customer named by usid, following merges to the survivor; kNotFound when there is none.
+Result<store::Customer> LiveCustomer(store::ReadTxn& txn, const std::string& pid,
+                                     const std::string& usid) {
+  XOAL_ASSIGN_OR_RETURN(auto c, txn.FindCustomer(pid, store::CustomerKey::kUsid, usid));
+  if (!c) {
+    XOAL_ASSIGN_OR_RETURN(auto into, txn.FindMergedInto(pid, usid));
+    if (into) {
+      XOAL_ASSIGN_OR_RETURN(c, txn.FindCustomer(pid, store::CustomerKey::kUsid, *into));
+    }
+  }
+  if (!c) return Status::NotFound("no customer with usid " + usid);
+  return std::move(*c);
+}
+
+// Runs `change` on manual segment `id` in one write, then the engine's upkeep for the customers
+// it noted (segments that read this one), and publishes the entries and exits once committed.
+Status WriteManualChange(SegmentEngine::State& state, const store::Project& project,
+                         std::string_view id, const ManualChange& change) {
+  std::vector<MembershipChange> published;
+  Status st = state.inner_.Write([&](store::WriteTxn& txn) {
+    published.clear();
+    XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project.id, id));
+    if (!segment) return Status::NotFound("no segment with id " + std::string(id));
+    if (segment->type != "manual") {
+      return Status::InvalidArgument("only manual segments take members by hand", "type");
+    }
+    TrackingTxn tracking(txn);
+    XOAL_RETURN_IF_ERROR(change(txn, tracking, state.clock_.SystemNow(), published));
+    return state.Apply(txn, tracking.changes(), published);
+  });
+  if (st.ok() && !published.empty()) state.Publish(published);
+  return st;
+}
+
 }  // namespace
 
 Status SegmentEngine::AddMembers(const store::Project& project, std::string_view id,
                                  const std::vector<std::string>& usids) {
-  auto segs = state_->Snapshot(project.id);
-  std::set<std::string> readers = Readers(*segs, id);
-  std::vector<MembershipChange> published;
-  Status st = state_->inner_.Write([&](store::WriteTxn& txn) {
-    published.clear();
-    XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project.id, id));
-    if (!segment) return Status::NotFound("no segment with id " + std::string(id));
-    if (segment->type != "manual") {
-      return Status::InvalidArgument("only manual segments take members by hand", "type");
-    }
-    TrackingTxn tracking(txn);
-    SystemTime now = state_->clock_.SystemNow();
-    for (const auto& raw : usids) {
-      XOAL_ASSIGN_OR_RETURN(auto c, txn.FindCustomer(project.id, store::CustomerKey::kUsid, raw));
-      if (!c) {
-        XOAL_ASSIGN_OR_RETURN(auto into, txn.FindMergedInto(project.id, raw));
-        if (into) {
-          XOAL_ASSIGN_OR_RETURN(c, txn.FindCustomer(project.id, store::CustomerKey::kUsid, *into));
+  std::set<std::string> readers = Readers(*state_->Snapshot(project.id), id);
+  const std::string sid(id);
+  return WriteManualChange(
+      *state_, project, id,
+      [&](store::WriteTxn& txn, TrackingTxn& tracking, SystemTime now, auto& out) {
+        for (const auto& raw : usids) {
+          XOAL_ASSIGN_OR_RETURN(auto c, LiveCustomer(txn, project.id, raw));
+          XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(sid, c.usid));
+          if (member) continue;
+          XOAL_RETURN_IF_ERROR(state_->Record(txn, project.id, sid, c.usid, true, now, out));
+          tracking.Mark(project.id, c.usid).segments = readers;
         }
-      }
-      if (!c) return Status::NotFound("no customer with usid " + raw);
-      XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(id, c->usid));
-      if (member) continue;
-      XOAL_RETURN_IF_ERROR(state_->Record(txn, project.id, std::string(id), c->usid, true, now,
-                                          published));
-      tracking.Mark(project.id, c->usid).segments = readers;
-    }
-    return state_->Apply(txn, tracking.changes(), published);
-  });
-  if (st.ok() && !published.empty()) state_->Publish(published);
-  return st;
+        return Status::Ok();
+      });
 }
 
 Status SegmentEngine::RemoveMember(const store::Project& project, std::string_view id,
                                    std::string_view usid) {
-  auto segs = state_->Snapshot(project.id);
-  std::set<std::string> readers = Readers(*segs, id);
-  std::vector<MembershipChange> published;
-  Status st = state_->inner_.Write([&](store::WriteTxn& txn) {
-    published.clear();
-    XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project.id, id));
-    if (!segment) return Status::NotFound("no segment with id " + std::string(id));
-    if (segment->type != "manual") {
-      return Status::InvalidArgument("only manual segments take members by hand", "type");
-    }
-    XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(id, usid));
-    if (!member) return Status::NotFound("the customer is not in this segment");
-    XOAL_RETURN_IF_ERROR(state_->Record(txn, project.id, std::string(id), std::string(usid), false,
-                                        state_->clock_.SystemNow(), published));
-    TrackingTxn tracking(txn);
-    tracking.Mark(project.id, usid).segments = readers;
-    return state_->Apply(txn, tracking.changes(), published);
-  });
-  if (st.ok() && !published.empty()) state_->Publish(published);
-  return st;
+  std::set<std::string> readers = Readers(*state_->Snapshot(project.id), id);
+  const std::string sid(id);
+  return WriteManualChange(
+      *state_, project, id,
+      [&](store::WriteTxn& txn, TrackingTxn& tracking, SystemTime now, auto& out) {
+        XOAL_ASSIGN_OR_RETURN(auto c, LiveCustomer(txn, project.id, std::string(usid)));
+        XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(sid, c.usid));
+        if (!member) return Status::NotFound("the customer is not in this segment");
+        XOAL_RETURN_IF_ERROR(state_->Record(txn, project.id, sid, c.usid, false, now, out));
+        tracking.Mark(project.id, c.usid).segments = readers;
+        return Status::Ok();
+      });
 }
 
 Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,
@@ -795,9 +816,8 @@ json::object SegmentToJson(const store::Segment& s, int64_t size) {
 }
 
 json::object SegmentChangeToJson(const store::SegmentChange& c) {
-  return json::object{{"usid", c.usid},
-                      {"change", c.entered ? "entered" : "exited"},
-                      {"at", FormatIsoTime(c.at)}};
+  return json::object{
+      {"usid", c.usid}, {"change", c.entered ? "entered" : "exited"}, {"at", FormatIsoTime(c.at)}};
 }
 
 }  // namespace xoal::segments
