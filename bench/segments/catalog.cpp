@@ -129,9 +129,8 @@ std::vector<SegmentSpec> Build() {
        R"({"event": "Product Added",
            "where": [{"property": "category", "op": "eq", "value": "shoes"}]})",
        [](const ModelView& v) {
-         return Count(v, "Product Added", kEver, [](const ModelEvent& e) {
-                  return kCategories[e.category] == "shoes";
-                }) >= 1;
+         return Count(v, "Product Added", kEver,
+                      [](const ModelEvent& e) { return kCategories[e.category] == "shoes"; }) >= 1;
        }},
       {"event performed", "Searched exactly once",
        R"({"event": "Search Performed", "count": {"op": "eq", "value": 1}})",
@@ -271,7 +270,10 @@ std::vector<std::vector<bool>> ExpectedMembers(const DataSet& data, size_t count
   std::vector<std::vector<bool>> members(count, std::vector<bool>(data.customers(), false));
   for (uint32_t i = 0; i < data.customers(); ++i) {
     const ModelCustomer& c = data.customer(i);
-    ModelView v{c, i, data.EventsOf(i), data.company_of(i),
+    ModelView v{c,
+                i,
+                data.EventsOf(i),
+                data.company_of(i),
                 c.company < 0 ? 0u : static_cast<uint32_t>(c.company),
                 [&](size_t s) { return s < count && members[s][i]; }};
     for (size_t s = 0; s < count; ++s) members[s][i] = catalog[s].expected(v);

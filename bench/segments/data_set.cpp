@@ -15,7 +15,7 @@ using std::chrono::seconds;
 constexpr uint32_t kCustomersPerTxn = 5'000;
 constexpr uint64_t kEventsPerTxn = 20'000;
 // How often each event name occurs, in the order of kEventNames.
-constexpr std::array<double, 20> kNameWeights = {30, 20, 8, 5, 4, 3, 0.5, 8, 2, 6,
+constexpr std::array<double, 20> kNameWeights = {30, 20, 8, 5, 4, 3,   0.5, 8,   2, 6,
                                                  4,  3,  5, 2, 2, 0.5, 0.3, 0.7, 5, 1};
 
 template <size_t N>
@@ -32,8 +32,7 @@ std::string UsidOf(uint32_t i) { return fmt::format("cus_bench{:015d}", i); }
 std::string UserIdOf(uint32_t i) { return fmt::format("user-{}", i); }
 std::string CompanyIdOf(uint32_t i) { return fmt::format("co-{:05d}", i); }
 
-DataSet::DataSet(DataSetOptions options, SystemTime now)
-    : options_(options), now_(now) {
+DataSet::DataSet(DataSetOptions options, SystemTime now) : options_(options), now_(now) {
   double sum = 0;
   for (size_t i = 0; i < kNameWeights.size(); ++i) name_cumulative_[i] = sum += kNameWeights[i];
   std::mt19937_64 rng(options_.seed);
@@ -81,8 +80,8 @@ uint32_t DataSet::PickCustomer(std::mt19937_64& rng) const {
 uint8_t DataSet::PickEventName(std::mt19937_64& rng) const {
   double x = std::uniform_real_distribution<>(0, name_cumulative_.back())(rng);
   auto it = std::upper_bound(name_cumulative_.begin(), name_cumulative_.end(), x);
-  return static_cast<uint8_t>(std::min<ptrdiff_t>(it - name_cumulative_.begin(),
-                                                  name_cumulative_.size() - 1));
+  return static_cast<uint8_t>(
+      std::min<ptrdiff_t>(it - name_cumulative_.begin(), name_cumulative_.size() - 1));
 }
 
 store::Customer DataSet::CustomerRecord(const store::Project& project, uint32_t i) const {
@@ -149,20 +148,30 @@ Result<LoadFigures> DataSet::Load(store::Store& store, const store::Project& pro
   LoadFigures f;
   auto start = std::chrono::steady_clock::now();
   XOAL_RETURN_IF_ERROR(store.Write([&](store::WriteTxn& txn) {
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kFields = {{
-        {"plan", "string"}, {"country", "string"}, {"city", "string"},
-        {"signup_date", "datetime"}, {"last_seen_at", "datetime"}, {"lifetime_value", "number"},
-        {"age", "number"}, {"newsletter", "boolean"}, {"signup_source", "string"}}};
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kFields = {
+        {{"plan", "string"},
+         {"country", "string"},
+         {"city", "string"},
+         {"signup_date", "datetime"},
+         {"last_seen_at", "datetime"},
+         {"lifetime_value", "number"},
+         {"age", "number"},
+         {"newsletter", "boolean"},
+         {"signup_source", "string"}}};
     for (const auto& [name, type] : kFields) {
-      XOAL_RETURN_IF_ERROR(txn.PutField({project.id, "customer", std::string(name),
-                                         std::string(type), "", "auto", now_}));
+      XOAL_RETURN_IF_ERROR(txn.PutField(
+          {project.id, "customer", std::string(name), std::string(type), "", "auto", now_}));
     }
     for (uint32_t i = 0; i < companies_.size(); ++i) {
-      store::Company c{0, project.id, CompanyIdOf(i), fmt::format("Company {}", i),
+      store::Company c{0,
+                       project.id,
+                       CompanyIdOf(i),
+                       fmt::format("Company {}", i),
                        json::object{{"tier", kTiers[companies_[i].tier]},
                                     {"employees", companies_[i].employees},
                                     {"industry", kCategories[i % kCategories.size()]}},
-                       now_, now_};
+                       now_,
+                       now_};
       XOAL_RETURN_IF_ERROR(txn.PutCompany(c));
     }
     return Status::Ok();
@@ -177,9 +186,12 @@ Result<LoadFigures> DataSet::Load(store::Store& store, const store::Project& pro
         store::Customer& c = batch[i - first];
         XOAL_RETURN_IF_ERROR(txn.InsertCustomer(c));
         if (customers_[i].company >= 0) {
-          store::Membership m{0, project.id,
-                              CompanyIdOf(static_cast<uint32_t>(customers_[i].company)), c.usid,
-                              json::object{{"role", i % 4 == 0 ? "admin" : "member"}}, c.created_at};
+          store::Membership m{0,
+                              project.id,
+                              CompanyIdOf(static_cast<uint32_t>(customers_[i].company)),
+                              c.usid,
+                              json::object{{"role", i % 4 == 0 ? "admin" : "member"}},
+                              c.created_at};
           XOAL_RETURN_IF_ERROR(txn.PutMembership(m));
         }
       }
@@ -231,17 +243,16 @@ json::value DataSet::TrackMessage(std::mt19937_64& rng, uint64_t serial, ModelEv
       {"timestamp", FormatIsoTime(Before(now_, out.age))},
       {"properties", EventProperties(out, serial)},
       {"context",
-       json::object{
-           {"library", json::object{{"name", "analytics.js"}, {"version", "next-1.70.0"}}},
-           {"page", json::object{{"path", "/products/blue-shirt"},
-                                 {"url", "https://shop.example.com/products/blue-shirt"},
-                                 {"title", "Shop"},
-                                 {"referrer", "https://search.example.org/"}}},
-           {"userAgent",
-            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "Chrome/120.0 Safari/537.36"},
-           {"ip", fmt::format("203.0.113.{}", serial % 250)},
-           {"locale", "en-US"}}},
+       json::object{{"library", json::object{{"name", "analytics.js"}, {"version", "next-1.70.0"}}},
+                    {"page", json::object{{"path", "/products/blue-shirt"},
+                                          {"url", "https://shop.example.com/products/blue-shirt"},
+                                          {"title", "Shop"},
+                                          {"referrer", "https://search.example.org/"}}},
+                    {"userAgent",
+                     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "Chrome/120.0 Safari/537.36"},
+                    {"ip", fmt::format("203.0.113.{}", serial % 250)},
+                    {"locale", "en-US"}}},
       {"sentAt", FormatIsoTime(now_)}};
 }
 
@@ -273,9 +284,9 @@ size_t DataSet::ModelBytes() const {
 }
 
 std::span<const ModelEvent> DataSet::EventsOf(uint32_t customer) const {
-  return std::span<const ModelEvent>(by_customer_).subspan(
-      by_customer_offsets_[customer],
-      by_customer_offsets_[customer + 1] - by_customer_offsets_[customer]);
+  return std::span<const ModelEvent>(by_customer_)
+      .subspan(by_customer_offsets_[customer],
+               by_customer_offsets_[customer + 1] - by_customer_offsets_[customer]);
 }
 
 }  // namespace xoal::bench

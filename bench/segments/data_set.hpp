@@ -24,30 +24,44 @@
 
 namespace xoal::bench {
 
-inline constexpr std::array<std::string_view, 20> kEventNames = {
-    "Page Viewed",      "Product Viewed",       "Product Added",         "Cart Viewed",
-    "Checkout Started", "Order Completed",      "Order Refunded",        "Signed In",
-    "Signed Out",       "Search Performed",     "Article Read",          "Video Played",
-    "Email Opened",     "Email Clicked",        "Push Opened",           "Subscription Started",
-    "Subscription Cancelled", "Support Ticket Opened", "Feature Used",    "Invite Sent"};
+inline constexpr std::array<std::string_view, 20> kEventNames = {"Page Viewed",
+                                                                 "Product Viewed",
+                                                                 "Product Added",
+                                                                 "Cart Viewed",
+                                                                 "Checkout Started",
+                                                                 "Order Completed",
+                                                                 "Order Refunded",
+                                                                 "Signed In",
+                                                                 "Signed Out",
+                                                                 "Search Performed",
+                                                                 "Article Read",
+                                                                 "Video Played",
+                                                                 "Email Opened",
+                                                                 "Email Clicked",
+                                                                 "Push Opened",
+                                                                 "Subscription Started",
+                                                                 "Subscription Cancelled",
+                                                                 "Support Ticket Opened",
+                                                                 "Feature Used",
+                                                                 "Invite Sent"};
 inline constexpr std::array<std::string_view, 5> kPlans = {"free", "starter", "pro", "team",
                                                            "enterprise"};
-inline constexpr std::array<std::string_view, 12> kCountries = {
-    "US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "CA", "BR", "IN", "JP"};
+inline constexpr std::array<std::string_view, 12> kCountries = {"US", "GB", "DE", "FR", "ES", "IT",
+                                                                "NL", "IE", "CA", "BR", "IN", "JP"};
 inline constexpr std::array<std::string_view, 8> kCities = {
-    "Springfield", "Hamburg", "Indianapolis", "Lyon", "Minneapolis", "Edinburgh", "Osaka",
-    "Salzburg"};
+    "Springfield", "Hamburg",   "Indianapolis", "Lyon",
+    "Minneapolis", "Edinburgh", "Osaka",        "Salzburg"};
 inline constexpr std::array<std::string_view, 10> kFirstNames = {
     "Ada", "Grace", "alan", "Linus", "Margaret", "Ken", "Annie", "Barbara", "Dennis", "Edsger"};
 inline constexpr std::array<std::string_view, 8> kTags = {
-    "vip", "beta", "churn-risk", "newsletter", "early-adopter", "partner", "nps-promoter",
-    "nps-detractor"};
+    "vip",           "beta",    "churn-risk",   "newsletter",
+    "early-adopter", "partner", "nps-promoter", "nps-detractor"};
 inline constexpr std::array<std::string_view, 6> kCategories = {"shoes", "shirts", "books",
                                                                 "games", "garden", "music"};
 inline constexpr std::array<std::string_view, 3> kTiers = {"free", "growth", "enterprise"};
 inline constexpr std::array<std::string_view, 3> kPlatforms = {"web", "ios", "android"};
 
-inline constexpr int64_t kDay = 86'400;       // seconds
+inline constexpr int64_t kDay = 86'400;           // seconds
 inline constexpr int64_t kEventSpan = 90 * kDay;  // events reach this far back
 
 struct ModelCustomer {
@@ -55,13 +69,13 @@ struct ModelCustomer {
   uint8_t country = 0;  // kCountries
   uint8_t city = 0;     // kCities
   uint8_t first_name = 0;
-  uint8_t tags = 0;     // bit i: kTags[i]
-  uint8_t age = 0;      // years
+  uint8_t tags = 0;  // bit i: kTags[i]
+  uint8_t age = 0;   // years
   bool newsletter = false;
-  int32_t company = -1;     // index of its company, or -1
-  int64_t ltv_cents = 0;    // lifetime_value * 100
-  int64_t signup_age = 0;   // seconds before now
-  int64_t seen_age = 0;     // last_seen_at, seconds before now
+  int32_t company = -1;    // index of its company, or -1
+  int64_t ltv_cents = 0;   // lifetime_value * 100
+  int64_t signup_age = 0;  // seconds before now
+  int64_t seen_age = 0;    // last_seen_at, seconds before now
 };
 
 struct ModelCompany {
@@ -71,9 +85,9 @@ struct ModelCompany {
 
 struct ModelEvent {
   uint32_t customer = 0;
-  uint32_t age = 0;     // seconds before now
-  uint16_t amount = 0;  // the `amount` property
-  uint8_t name = 0;     // kEventNames
+  uint32_t age = 0;      // seconds before now
+  uint16_t amount = 0;   // the `amount` property
+  uint8_t name = 0;      // kEventNames
   uint8_t category = 0;  // kCategories
 };
 

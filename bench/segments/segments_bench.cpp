@@ -5,11 +5,11 @@
 // membership change it causes, under a paced background ingest load. Every segment size is
 // checked against an independent model of the data, after the computes and again after the
 // ingestion. See bench/README.md.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -49,12 +49,12 @@ struct BenchOptions {
   uint32_t customers = 1'000'000;
   uint64_t events = 10'000'000;
   size_t segments = 50;
-  double ingest_rate = 20'000;   // events/s of the paced background load
+  double ingest_rate = 20'000;  // events/s of the paced background load
   size_t ingest_threads = 4;
-  double rate_seconds = 10;      // length of each unpaced ingest phase
+  double rate_seconds = 10;  // length of each unpaced ingest phase
   size_t probes = 400;
   double probe_interval_ms = 50;
-  double probe_seconds = 180;  // the probe phase ends after this even if probes remain
+  double probe_seconds = 180;       // the probe phase ends after this even if probes remain
   double compute_timeout_s = 1800;  // per segment
   uint64_t seed = 1;
   std::string command_line;
@@ -129,9 +129,7 @@ thread_local SteadyTime tls_last_commit;
 class StampingStore final : public store::Store {
  public:
   explicit StampingStore(store::Store& inner) : inner_(inner) {}
-  Status Read(const std::function<Status(store::ReadTxn&)>& fn) override {
-    return inner_.Read(fn);
-  }
+  Status Read(const std::function<Status(store::ReadTxn&)>& fn) override { return inner_.Read(fn); }
   Status Write(const std::function<Status(store::WriteTxn&)>& fn) override {
     Status st = inner_.Write(fn);
     tls_last_commit = steady_clock::now();
@@ -431,25 +429,24 @@ ProbeFigures RunProbes(DataSet& data, store::Store& store, const store::Project&
     if (kPlans[data.customer(i).plan] != "enterprise") who.push_back(i);
   }
   std::map<uint32_t, bool> in;  // current state of each probe customer
-  auto interval = std::chrono::duration_cast<nanoseconds>(
-      duration<double, std::milli>(o.probe_interval_ms));
+  auto interval =
+      std::chrono::duration_cast<nanoseconds>(duration<double, std::milli>(o.probe_interval_ms));
   auto next = steady_clock::now();
   // Message times must grow so each identify is newer than the attribute it overwrites.
   SystemTime base = clock.SystemNow() - std::chrono::hours(1);
-  auto deadline =
-      next + std::chrono::duration_cast<nanoseconds>(duration<double>(o.probe_seconds));
+  auto deadline = next + std::chrono::duration_cast<nanoseconds>(duration<double>(o.probe_seconds));
   for (size_t k = 0; k < o.probes && steady_clock::now() < deadline; ++k) {
     std::this_thread::sleep_until(next);
     next += interval;
     uint32_t c = who[k % who.size()];
     bool enter = !in[c];
     std::string plan(enter ? "enterprise" : kPlans[data.customer(c).plan]);
-    json::value msg = json::object{
-        {"type", "identify"},
-        {"messageId", fmt::format("probe-{}", k)},
-        {"userId", UserIdOf(c)},
-        {"timestamp", FormatIsoTime(base + std::chrono::milliseconds(k))},
-        {"traits", json::object{{"plan", plan}}}};
+    json::value msg =
+        json::object{{"type", "identify"},
+                     {"messageId", fmt::format("probe-{}", k)},
+                     {"userId", UserIdOf(c)},
+                     {"timestamp", FormatIsoTime(base + std::chrono::milliseconds(k))},
+                     {"traits", json::object{{"plan", plan}}}};
     Probe p;
     p.usid = UsidOf(c);
     p.entered = enter;
@@ -459,7 +456,8 @@ ProbeFigures RunProbes(DataSet& data, store::Store& store, const store::Project&
     auto r = ingest::IngestBatch(store, ctx, {msg});
     p.returned = steady_clock::now();
     if (!r.ok() || r->accepted != 1) {
-      if (f.errors++ == 0) f.first_error = r.ok() ? json::serialize(r->rejected) : r.status().message();
+      if (f.errors++ == 0)
+        f.first_error = r.ok() ? json::serialize(r->rejected) : r.status().message();
       listener.Await(std::chrono::seconds(0));
       continue;
     }
@@ -491,8 +489,8 @@ int RunBenchmark(const BenchOptions& o) {
   fmt::print("segments_bench: {} customers, {} events, {} segments, seed {}\n", o.customers,
              o.events, o.segments, o.seed);
   const char* tmp_root = std::getenv("TMPDIR");
-  std::string tmpl = std::string(tmp_root && *tmp_root ? tmp_root : "/tmp") +
-                     "/xoal-segments-bench-XXXXXX";
+  std::string tmpl =
+      std::string(tmp_root && *tmp_root ? tmp_root : "/tmp") + "/xoal-segments-bench-XXXXXX";
   if (!mkdtemp(tmpl.data())) {
     fmt::print(stderr, "segments_bench: mkdtemp failed\n");
     return 1;
@@ -502,8 +500,8 @@ int RunBenchmark(const BenchOptions& o) {
   int failures = [&]() -> int {
     int failures = 0;
     // Truncated to the second: stored times are milliseconds and ages whole seconds.
-    SystemTime now = std::chrono::time_point_cast<std::chrono::seconds>(
-        std::chrono::system_clock::now());
+    SystemTime now =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
     FrozenSystemClock clock(now);
     auto opened = store::SqliteStore::Open({dir / "xoal.db", 512, nullptr});
     if (!opened.ok()) {
@@ -527,8 +525,10 @@ int RunBenchmark(const BenchOptions& o) {
     }
     std::error_code ec;
     auto db_bytes = std::filesystem::file_size(dir / "xoal.db", ec);
-    fmt::print("\n== 1. data set (straight through WriteTxn, {} customers and {} events per "
-               "transaction)\n", 5000, 20000);
+    fmt::print(
+        "\n== 1. data set (straight through WriteTxn, {} customers and {} events per "
+        "transaction)\n",
+        5000, 20000);
     fmt::print("{:<12} {:>12} {:>10} {:>12}\n", "rows", "count", "seconds", "rows/s");
     uint64_t cust_rows = o.customers + loaded->tag_rows + loaded->membership_rows;
     fmt::print("{:<12} {:>12} {:>10.1f} {:>12.0f}   ({} customers, {} tags, {} memberships)\n",
@@ -537,10 +537,11 @@ int RunBenchmark(const BenchOptions& o) {
                loaded->membership_rows);
     fmt::print("{:<12} {:>12} {:>10.1f} {:>12.0f}\n", "events", o.events,
                Seconds(loaded->events_elapsed), o.events / Seconds(loaded->events_elapsed));
-    fmt::print("database file {:.0f} MiB (WAL not counted); process RSS {:.0f} MiB, of which "
-               "the benchmark's own model {:.0f} MiB\n",
-               static_cast<double>(db_bytes) / (1 << 20), Mib(ProcStatusKb("VmRSS")),
-               static_cast<double>(data.ModelBytes()) / (1 << 20));
+    fmt::print(
+        "database file {:.0f} MiB (WAL not counted); process RSS {:.0f} MiB, of which "
+        "the benchmark's own model {:.0f} MiB\n",
+        static_cast<double>(db_bytes) / (1 << 20), Mib(ProcStatusKb("VmRSS")),
+        static_cast<double>(data.ModelBytes()) / (1 << 20));
 
     StampingStore stamping(sqlite);
     segments::SegmentEngine engine(stamping, clock);
@@ -560,8 +561,10 @@ int RunBenchmark(const BenchOptions& o) {
     IngestFigures bare = ingestor.Run(o.ingest_threads, 0, o.rate_seconds, nullptr, unpaced_cap);
 
     // 2. Segments, one at a time, each computed from scratch.
-    fmt::print("\n== 2. from-scratch compute through SegmentEngine::Create, one segment at a "
-               "time (status polled every {} ms)\n", kPollEvery.count());
+    fmt::print(
+        "\n== 2. from-scratch compute through SegmentEngine::Create, one segment at a "
+        "time (status polled every {} ms)\n",
+        kPollEvery.count());
     fmt::print("{:>3} {:<20} {:<38} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "#", "kind", "name",
                "members", "seconds", "cust/s", "RSS MiB", "peak MiB");
     std::vector<std::string> ids;
@@ -577,10 +580,9 @@ int RunBenchmark(const BenchOptions& o) {
         break;
       }
       const SegmentSpec& spec = Catalog()[s];
-      fmt::print("{:>3} {:<20} {:<38} {:>9} {:>9.2f} {:>9.0f} {:>9.0f} {:>9.0f}{}\n", s,
-                 spec.kind, spec.name, f->size, Seconds(f->elapsed),
-                 o.customers / Seconds(f->elapsed), Mib(f->rss_after_kb), Mib(f->peak_kb),
-                 f->ready ? "" : "  NOT READY (timeout)");
+      fmt::print("{:>3} {:<20} {:<38} {:>9} {:>9.2f} {:>9.0f} {:>9.0f} {:>9.0f}{}\n", s, spec.kind,
+                 spec.name, f->size, Seconds(f->elapsed), o.customers / Seconds(f->elapsed),
+                 Mib(f->rss_after_kb), Mib(f->peak_kb), f->ready ? "" : "  NOT READY (timeout)");
       std::fflush(stdout);
       peak_all = std::max(peak_all, f->peak_kb);
       ids.push_back(f->id);
@@ -607,9 +609,10 @@ int RunBenchmark(const BenchOptions& o) {
     }
     fmt::print("{:<20} {:>5} {:>12.2f} {:>14.2f}\n", "all", computes.size(), Seconds(total),
                computes.empty() ? 0.0 : Seconds(total) / static_cast<double>(computes.size()));
-    fmt::print("memory: RSS {:.0f} MiB before the first segment, {:.0f} MiB after the last; "
-               "peak (VmHWM) during the computes {:.0f} MiB\n",
-               Mib(rss_before_all), Mib(rss_after_all), Mib(peak_all));
+    fmt::print(
+        "memory: RSS {:.0f} MiB before the first segment, {:.0f} MiB after the last; "
+        "peak (VmHWM) during the computes {:.0f} MiB\n",
+        Mib(rss_before_all), Mib(rss_after_all), Mib(peak_all));
     if (failures == 0) failures += VerifySizes(data, engine.store(), ids, "after the computes");
 
     // 3. Ingest rate with every segment active, then the probes under the paced load.
@@ -623,8 +626,8 @@ int RunBenchmark(const BenchOptions& o) {
       double probe_seconds = static_cast<double>(o.probes) * o.probe_interval_ms / 1000.0;
       probe_seconds = std::min(probe_seconds, o.probe_seconds);
       std::thread load([&] {
-        paced = ingestor.Run(o.ingest_threads, o.ingest_rate, probe_seconds + 60, &stop,
-                             UINT64_MAX);
+        paced =
+            ingestor.Run(o.ingest_threads, o.ingest_rate, probe_seconds + 60, &stop, UINT64_MAX);
       });
       std::this_thread::sleep_for(std::chrono::seconds(1));  // let the load settle first
       probes = RunProbes(data, engine.store(), project, clock, listener, o);
@@ -633,14 +636,15 @@ int RunBenchmark(const BenchOptions& o) {
     }
     engine.Stop();
 
-    fmt::print("\n== 3. ingestion through engine.store() (IngestBatch of {} track messages, {} "
-               "threads)\n", kBatch, o.ingest_threads);
+    fmt::print(
+        "\n== 3. ingestion through engine.store() (IngestBatch of {} track messages, {} "
+        "threads)\n",
+        kBatch, o.ingest_threads);
     fmt::print("{:<38} {:>10} {:>10} {:>9} {:>9} {:>7}\n", "phase", "messages", "events/s",
                "p50 ms", "p99 ms", "errors");
     PrintIngestRow("unpaced, no segments", bare);
     PrintIngestRow(fmt::format("unpaced, {} segments", ids.size()), with_segments);
-    PrintIngestRow(fmt::format("paced at {:.0f}/s, {} segments, probes", o.ingest_rate,
-                               ids.size()),
+    PrintIngestRow(fmt::format("paced at {:.0f}/s, {} segments, probes", o.ingest_rate, ids.size()),
                    paced);
     fmt::print("ingest rate with {} segments / with none: {:.3f}\n", ids.size(),
                bare.Rate() > 0 ? with_segments.Rate() / bare.Rate() : 0.0);
@@ -660,9 +664,10 @@ int RunBenchmark(const BenchOptions& o) {
       call.push_back(p.returned - p.sent);
       all_same_thread = all_same_thread && p.same_thread;
     }
-    fmt::print("\nprobes: {} of {} sent and observed, {} missed (no callback within {} s), {} "
-               "rejected\n", probes.probes.size(), o.probes, probes.missed, kProbeTimeout.count(),
-               probes.errors);
+    fmt::print(
+        "\nprobes: {} of {} sent and observed, {} missed (no callback within {} s), {} "
+        "rejected\n",
+        probes.probes.size(), o.probes, probes.missed, kProbeTimeout.count(), probes.errors);
     if (!probes.first_error.empty()) fmt::print("  first error: {}\n", probes.first_error);
     fmt::print("{:<46} {:>9} {:>9} {:>9}\n", "delay", "p50 ms", "p99 ms", "max ms");
     auto row = [](std::string_view name, const std::vector<nanoseconds>& v) {

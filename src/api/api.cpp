@@ -55,7 +55,8 @@ void Api::Add(http::Method method, std::string pattern, Access access, ApiHandle
 }
 
 void Api::AddManagement(http::Method method, std::string pattern, ManagementFn fn) {
-  Add(method, std::move(pattern), Access::kManagement, [this, fn](ApiCall& c) { return fn(*this, c); });
+  Add(method, std::move(pattern), Access::kManagement,
+      [this, fn](ApiCall& c) { return fn(*this, c); });
 }
 
 void Api::UpdateProjectCache(const store::Project& p) {
@@ -86,13 +87,12 @@ http::Response Api::Authorize(http::Request& req, Access access, const ApiHandle
   }
   std::string presented = PresentedKey(req);
   if (presented.empty()) {
-    return ErrorResponse(Status::Unauthenticated(
-        "send an API key as Authorization: Bearer <key>"));
+    return ErrorResponse(Status::Unauthenticated("send an API key as Authorization: Bearer <key>"));
   }
   auto key = deps_.keys.Authenticate(presented);
   if (!key) return ErrorResponse(Status::Unauthenticated("unknown or revoked API key"));
-  auto want = access == Access::kManagement ? store::KeyType::kManagement
-                                            : store::KeyType::kIngestion;
+  auto want =
+      access == Access::kManagement ? store::KeyType::kManagement : store::KeyType::kIngestion;
   if (key->type != want) {
     return ErrorResponse(Status::PermissionDenied(
         access == Access::kManagement ? "this endpoint needs a management key (sk_...)"
@@ -127,8 +127,9 @@ http::Response Api::Dispatch(http::Request& req) {
       resp = ErrorResponse(Status::Internal(e.what()));
     }
   } else if (match.path_known) {
-    resp = JsonResponse(405, json::object{{"error", json::object{{"code", "method_not_allowed"},
-                                                                 {"message", "method not allowed"}}}});
+    resp =
+        JsonResponse(405, json::object{{"error", json::object{{"code", "method_not_allowed"},
+                                                              {"message", "method not allowed"}}}});
   } else {
     resp = ErrorResponse(Status::NotFound("no such endpoint: " + req.path));
   }

@@ -15,9 +15,7 @@
 #include "http/router.hpp"
 #include "store/store.hpp"
 
-namespace xoal::api {
-
-}  // namespace xoal::api
+namespace xoal::api {}  // namespace xoal::api
 namespace xoal::segments {
 class SegmentEngine;
 }

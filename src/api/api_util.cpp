@@ -51,7 +51,6 @@ HttpError ToHttp(StatusCode code) {
   return {500, "internal"};
 }
 
-
 }  // namespace
 
 bool IsJsonContentType(std::string_view ct) {

@@ -47,7 +47,8 @@ http::Response ListCompanies(Api& api, ApiCall& call) {
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(auto rows, txn.ListCompanies(call.project.id, *page));
     Status count_st;
-    out = PageJson(rows, *page, [&](const store::Company& c) { return CompanyJson(txn, c, count_st); });
+    out = PageJson(rows, *page,
+                   [&](const store::Company& c) { return CompanyJson(txn, c, count_st); });
     return count_st;
   });
   if (!st.ok()) return ErrorResponse(st);
@@ -83,8 +84,9 @@ http::Response PatchCompany(Api& api, ApiCall& call) {
 }
 
 http::Response DeleteCompany(Api& api, ApiCall& call) {
-  Status st = api.deps().store.Write(
-      [&](store::WriteTxn& txn) { return txn.DeleteCompany(call.project.id, call.req.Param("id")); });
+  Status st = api.deps().store.Write([&](store::WriteTxn& txn) {
+    return txn.DeleteCompany(call.project.id, call.req.Param("id"));
+  });
   if (!st.ok()) return ErrorResponse(st);
   return JsonResponse(200, json::object{{"deleted", true}});
 }
@@ -145,9 +147,8 @@ http::Response DeleteMember(Api& api, ApiCall& call) {
 // as a registry row with origin "system" (`stored`); its type never changes.
 json::object BuiltinJson(const core::BuiltinField& f, const store::Field* stored) {
   std::string_view description = stored ? std::string_view(stored->description) : f.description;
-  return json::object{{"entity", f.entity},       {"name", f.name},
-                      {"type", f.type},           {"description", description},
-                      {"origin", "system"},       {"created_at", nullptr}};
+  return json::object{{"entity", f.entity},         {"name", f.name},     {"type", f.type},
+                      {"description", description}, {"origin", "system"}, {"created_at", nullptr}};
 }
 
 Status CheckEntity(std::string_view entity) {
@@ -201,7 +202,12 @@ http::Response CreateField(Api& api, ApiCall& call) {
   if (!type.ok()) return ErrorResponse(type.status());
   auto description = OptionalString(*body, "description");
   if (!description.ok()) return ErrorResponse(description.status());
-  store::Field f{call.project.id, e, **name, *type, description->value_or(""), "user",
+  store::Field f{call.project.id,
+                 e,
+                 **name,
+                 *type,
+                 description->value_or(""),
+                 "user",
                  api.deps().clock.SystemNow()};
   Status st = api.deps().store.Write([&](store::WriteTxn& txn) {
     if (core::FindBuiltinField(e, f.name)) {
@@ -240,8 +246,13 @@ http::Response PatchField(Api& api, ApiCall& call) {
   Status st = api.deps().store.Write([&](store::WriteTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(f, txn.GetField(call.project.id, e, name));
     if (!f && builtin) {
-      f = store::Field{call.project.id, e, name, std::string(builtin->type),
-                       std::string(builtin->description), "system", api.deps().clock.SystemNow()};
+      f = store::Field{call.project.id,
+                       e,
+                       name,
+                       std::string(builtin->type),
+                       std::string(builtin->description),
+                       "system",
+                       api.deps().clock.SystemNow()};
     }
     if (!f) return Status::NotFound("no field " + e + "." + name);
     for (const auto& [key, v] : *body) {

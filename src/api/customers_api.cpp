@@ -181,7 +181,8 @@ http::Response RemoveTag(Api& api, ApiCall& call) {
   return WriteCustomer(
       api, call, 200,
       [&](store::WriteTxn& txn, const core::WriteContext& ctx) -> Result<store::Customer> {
-        XOAL_ASSIGN_OR_RETURN(auto c, core::GetCustomer(txn, call.project.id, call.req.Param("usid")));
+        XOAL_ASSIGN_OR_RETURN(auto c,
+                              core::GetCustomer(txn, call.project.id, call.req.Param("usid")));
         XOAL_RETURN_IF_ERROR(txn.RemoveTag(call.project.id, c.usid, call.req.Param("tag")));
         c.updated_at = ctx.now;
         XOAL_RETURN_IF_ERROR(txn.UpdateCustomer(c));
@@ -195,8 +196,9 @@ Result<store::Customer> FindNamed(store::ReadTxn& txn, const std::string& projec
                                   const json::object& body, const char* field) {
   auto it = body.find(field);
   if (it == body.end() || !it->value().is_object()) {
-    return Status::InvalidArgument(std::string(field) + " must name a customer by usid, user_id "
-                                                        "or email",
+    return Status::InvalidArgument(std::string(field) +
+                                       " must name a customer by usid, user_id "
+                                       "or email",
                                    field);
   }
   const auto& who = it->value().as_object();
@@ -211,12 +213,14 @@ Result<store::Customer> FindNamed(store::ReadTxn& txn, const std::string& projec
       return Status::InvalidArgument(std::string(name) + " must be a string",
                                      std::string(field) + "." + name);
     }
-    XOAL_ASSIGN_OR_RETURN(auto c, core::ResolveCustomer(txn, project_id, key, v->value().get_string()));
+    XOAL_ASSIGN_OR_RETURN(auto c,
+                          core::ResolveCustomer(txn, project_id, key, v->value().get_string()));
     if (!c) return Status::NotFound(std::string("the ") + field + " customer does not exist");
     return std::move(*c);
   }
-  return Status::InvalidArgument(std::string(field) + " must name a customer by usid, user_id "
-                                                      "or email",
+  return Status::InvalidArgument(std::string(field) +
+                                     " must name a customer by usid, user_id "
+                                     "or email",
                                  field);
 }
 
@@ -241,8 +245,8 @@ http::Response Import(Api& api, ApiCall& call) {
   if (call.req.body.size() > kImportLimit) {
     return ErrorResponse(Status::TooLarge("a CSV import is at most 8 MiB"));
   }
-  auto report = core::ImportCustomersCsv(api.deps().store, api.deps().clock, call.project,
-                                         call.req.body);
+  auto report =
+      core::ImportCustomersCsv(api.deps().store, api.deps().clock, call.project, call.req.body);
   if (!report.ok()) return ErrorResponse(report.status());
   spdlog::info("customer_import_done project_id={} created={} updated={} rejected={}",
                call.project.id, report->created, report->updated, report->rejected.size());

@@ -12,7 +12,9 @@ using http::Method;
 
 constexpr int kMaxEventsLimit = 1000;
 
-http::Response GetProject(ApiCall& call) { return JsonResponse(200, core::ProjectToJson(call.project)); }
+http::Response GetProject(ApiCall& call) {
+  return JsonResponse(200, core::ProjectToJson(call.project));
+}
 
 http::Response PatchProject(Api& api, ApiCall& call) {
   auto body = ParseObjectBody(call.req);
@@ -69,8 +71,8 @@ http::Response CreateKey(Api& api, ApiCall& call) {
     return ErrorResponse(Status::InvalidArgument("name must have 1 to 200 characters", "name"));
   }
   auto made = core::MakeKey(call.project.id, *type, key_name, api.deps().clock.SystemNow());
-  Status st = api.deps().store.Write(
-      [&](store::WriteTxn& txn) { return txn.InsertKey(made.record); });
+  Status st =
+      api.deps().store.Write([&](store::WriteTxn& txn) { return txn.InsertKey(made.record); });
   if (!st.ok()) return ErrorResponse(st);
   api.deps().keys.Put(made.record);
   spdlog::info("api_key_created project_id={} key_id={} type={}", call.project.id, made.record.id,
@@ -115,7 +117,8 @@ http::Response ListEvents(Api& api, ApiCall& call, const std::string& usid) {
       resolved = c.usid;
     }
     int limit = std::min(page->limit, kMaxEventsLimit);
-    XOAL_ASSIGN_OR_RETURN(events, txn.ListEvents(call.project.id, resolved, page->after_seq, limit));
+    XOAL_ASSIGN_OR_RETURN(events,
+                          txn.ListEvents(call.project.id, resolved, page->after_seq, limit));
     return Status::Ok();
   });
   if (!st.ok()) return ErrorResponse(st);
@@ -132,8 +135,9 @@ http::Response ListEvents(Api& api, ApiCall& call, const std::string& usid) {
 }  // namespace
 
 void AddSettingsRoutes(Api& api) {
-  api.Add(Method::kGet, "/healthz", Access::kPublic,
-          [](ApiCall&) { return JsonResponse(200, json::object{{"status", "ok"}}); });
+  api.Add(Method::kGet, "/healthz", Access::kPublic, [](ApiCall&) {
+    return JsonResponse(200, json::object{{"status", "ok"}});
+  });
   api.Add(Method::kGet, "/metrics", Access::kPublic, [&api](ApiCall&) {
     http::Response r;
     r.content_type = "text/plain; version=0.0.4";

@@ -1,7 +1,7 @@
 #include "store/sqlite_store.hpp"
 
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <condition_variable>
 #include <deque>
@@ -262,10 +262,13 @@ class Conn {
 
 const char* KeyTypeName(KeyType t) { return t == KeyType::kIngestion ? "ingestion" : "management"; }
 
-std::vector<std::string> StringColumnList(Conn& c, const char* sql, std::string_view a) {
+// The first column of every row `sql` returns, its parameters bound to `args` in order.
+template <typename... Args>
+std::vector<std::string> StringColumnList(Conn& c, const char* sql, const Args&... args) {
   std::vector<std::string> out;
   auto s = c.Prepare(sql);
-  s.Bind(1, a);
+  int i = 1;
+  (s.Bind(i++, args), ...);
   while (s.Step() == SQLITE_ROW) out.push_back(s.Text(0));
   return out;
 }
@@ -348,9 +351,9 @@ class SqliteReads : public Base {
     static constexpr const char* kByEmail =
         "SELECT seq, project_id, usid, user_id, email, attributes, attribute_times, created_at, "
         "updated_at, added_via FROM customers WHERE project_id = ? AND email = ?";
-    const char* sql = key == CustomerKey::kUserId ? kByUserId
+    const char* sql = key == CustomerKey::kUserId  ? kByUserId
                       : key == CustomerKey::kEmail ? kByEmail
-                                                    : kByUsid;
+                                                   : kByUsid;
     auto s = c_.Prepare(sql);
     s.Bind(1, project_id).Bind(2, usid ? std::string_view(*usid) : value);
     if (s.Step() != SQLITE_ROW) return std::optional<Customer>();
@@ -558,8 +561,8 @@ class SqliteReads : public Base {
 
   Result<std::vector<std::string>> ListSegmentsOf(std::string_view project_id,
                                                   std::string_view usid) override {
-    return StringColumnList2(
-        "SELECT segment_id FROM segment_members WHERE project_id = ? AND usid = ? ORDER BY seq",
+    return StringColumnList(
+        c_, "SELECT segment_id FROM segment_members WHERE project_id = ? AND usid = ? ORDER BY seq",
         project_id, usid);
   }
 
@@ -602,8 +605,7 @@ class SqliteReads : public Base {
   }
 
   Result<std::vector<IngestionError>> ListIngestionErrors(std::string_view project_id,
-                                                          int64_t before_seq,
-                                                          int limit) override {
+                                                          int64_t before_seq, int limit) override {
     auto s = c_.Prepare(
         "SELECT seq, project_id, received_at, source, message_id, idx, kind, reason, excerpt"
         " FROM ingestion_errors WHERE project_id = ?1 AND (?2 = 0 OR seq < ?2)"
@@ -696,8 +698,8 @@ class SqliteReads : public Base {
   }
 
   void FillCustomerSets(Customer& c) {
-    c.tags = StringColumnList(c_, "SELECT tag FROM customer_tags WHERE usid = ? ORDER BY tag",
-                              c.usid);
+    c.tags =
+        StringColumnList(c_, "SELECT tag FROM customer_tags WHERE usid = ? ORDER BY tag", c.usid);
     c.anonymous_ids = StringColumnList(
         c_, "SELECT anonymous_id FROM customer_anonymous_ids WHERE usid = ? ORDER BY anonymous_id",
         c.usid);
@@ -712,20 +714,11 @@ class SqliteReads : public Base {
   }
 
   static Segment ReadSegment(const Stmt& s) {
-    Segment g{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), json::value(),
-              s.Text(6), s.Time(7),  s.Time(8)};
+    Segment g{s.Int(0),      s.Text(1), s.Text(2), s.Text(3), s.Text(4),
+              json::value(), s.Text(6), s.Time(7), s.Time(8)};
     std::error_code ec;
     g.conditions = json::parse(s.Text(5), ec);
     return g;
-  }
-
-  std::vector<std::string> StringColumnList2(const char* sql, std::string_view a,
-                                             std::string_view b) {
-    std::vector<std::string> out;
-    auto s = c_.Prepare(sql);
-    s.Bind(1, a).Bind(2, b);
-    while (s.Step() == SQLITE_ROW) out.push_back(s.Text(0));
-    return out;
   }
 
   static OutboxMessage ReadOutboxMessage(const Stmt& s) {
@@ -801,7 +794,8 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
 
   Status RevokeKey(std::string_view project_id, std::string_view key_id, SystemTime at) override {
     auto s = c_.Prepare(
-        "UPDATE api_keys SET revoked_at = ? WHERE project_id = ? AND id = ? AND revoked_at IS NULL");
+        "UPDATE api_keys SET revoked_at = ? WHERE project_id = ? AND id = ? AND revoked_at IS "
+        "NULL");
     s.Bind(1, at).Bind(2, project_id).Bind(3, key_id);
     XOAL_RETURN_IF_ERROR(s.Exec("revoke key"));
     return Changed() ? Status::Ok() : Status::NotFound("no such key");
@@ -822,8 +816,10 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     s.Bind(8, c.updated_at).Bind(9, c.added_via);
     XOAL_RETURN_IF_ERROR(s.Exec("insert customer"));
     c.seq = sqlite3_last_insert_rowid(c_.db());
-    for (const auto& tag : c.tags) XOAL_RETURN_IF_ERROR(AddTag(c.project_id, c.usid, tag, c.created_at));
-    for (const auto& a : c.anonymous_ids) XOAL_RETURN_IF_ERROR(AddAnonymousId(c.project_id, c.usid, a));
+    for (const auto& tag : c.tags)
+      XOAL_RETURN_IF_ERROR(AddTag(c.project_id, c.usid, tag, c.created_at));
+    for (const auto& a : c.anonymous_ids)
+      XOAL_RETURN_IF_ERROR(AddAnonymousId(c.project_id, c.usid, a));
     return Status::Ok();
   }
 
@@ -944,8 +940,8 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
 
   Status DeleteMembership(std::string_view project_id, std::string_view company_id,
                           std::string_view usid) override {
-    auto s = c_.Prepare(
-        "DELETE FROM memberships WHERE project_id = ? AND company_id = ? AND usid = ?");
+    auto s =
+        c_.Prepare("DELETE FROM memberships WHERE project_id = ? AND company_id = ? AND usid = ?");
     s.Bind(1, project_id).Bind(2, company_id).Bind(3, usid);
     XOAL_RETURN_IF_ERROR(s.Exec("delete membership"));
     return Changed() ? Status::Ok() : Status::NotFound("the customer is not a member");
@@ -1015,7 +1011,8 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
 
   Status InsertSegmentChange(SegmentChange& c) override {
     auto s = c_.Prepare(
-        "INSERT INTO segment_history(project_id, segment_id, usid, entered, at) VALUES (?,?,?,?,?)");
+        "INSERT INTO segment_history(project_id, segment_id, usid, entered, at) VALUES "
+        "(?,?,?,?,?)");
     s.Bind(1, c.project_id).Bind(2, c.segment_id).Bind(3, c.usid);
     s.Bind(4, static_cast<int64_t>(c.entered ? 1 : 0)).Bind(5, c.at);
     XOAL_RETURN_IF_ERROR(s.Exec("insert segment change"));
@@ -1120,9 +1117,9 @@ class SqliteStore::State {
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<Job*> queue;   // guarded by mu
-  bool closing = false;     // guarded by mu
-  Status broken;            // guarded by mu; set when a commit failed
+  std::deque<Job*> queue;  // guarded by mu
+  bool closing = false;    // guarded by mu
+  Status broken;           // guarded by mu; set when a commit failed
   std::thread thread;
 
   void Run();

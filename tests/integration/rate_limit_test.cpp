@@ -7,6 +7,17 @@ namespace {
 
 class RateLimitTest : public XoalTest {
  protected:
+  // Limits alpha to `burst` requests, then one a minute: slow enough that no machine refills the
+  // bucket between two requests of a test.
+  void LimitToOneAMinute(int burst) {
+    ASSERT_TRUE(HasStatus(
+        http_->Patch("/api/v1/project",
+                     json::object{{"ingest_rate_limit",
+                                   {{"requests_per_second", 1.0 / 60}, {"burst", burst}}}},
+                     key()),
+        200));
+  }
+
   HttpResponse Track(const std::string& ingestion_key, int i) {
     return http_->Post(
         "/ingest/v1/event",
@@ -18,12 +29,7 @@ class RateLimitTest : public XoalTest {
 TEST_F(RateLimitTest, RequestsOverTheBurstAre429WithRetryAfter) {
   // One request a minute with a burst of 2: the third request inside a minute must be refused,
   // whatever the speed of this machine.
-  ASSERT_TRUE(HasStatus(
-      http_->Patch(
-          "/api/v1/project",
-          json::object{{"ingest_rate_limit", {{"requests_per_second", 1.0 / 60}, {"burst", 2}}}},
-          key()),
-      200));
+  LimitToOneAMinute(2);
 
   EXPECT_TRUE(HasStatus(Track(alpha_.ingestion_key, 1), 200));
   EXPECT_TRUE(HasStatus(Track(alpha_.ingestion_key, 2), 200));
@@ -39,12 +45,7 @@ TEST_F(RateLimitTest, RequestsOverTheBurstAre429WithRetryAfter) {
 
 TEST_F(RateLimitTest, OtherProjectsAndManagementCallsAreNotLimited) {
   ProjectKeys beta = xoal_.CreateProject("beta");
-  ASSERT_TRUE(HasStatus(
-      http_->Patch(
-          "/api/v1/project",
-          json::object{{"ingest_rate_limit", {{"requests_per_second", 1.0 / 60}, {"burst", 1}}}},
-          key()),
-      200));
+  LimitToOneAMinute(1);
   ASSERT_TRUE(HasStatus(Track(alpha_.ingestion_key, 1), 200));
   ASSERT_TRUE(IsError(Track(alpha_.ingestion_key, 2), 429, "rate_limited"));
 
@@ -55,12 +56,7 @@ TEST_F(RateLimitTest, OtherProjectsAndManagementCallsAreNotLimited) {
 }
 
 TEST_F(RateLimitTest, ClearingTheLimitLiftsIt) {
-  ASSERT_TRUE(HasStatus(
-      http_->Patch(
-          "/api/v1/project",
-          json::object{{"ingest_rate_limit", {{"requests_per_second", 1.0 / 60}, {"burst", 1}}}},
-          key()),
-      200));
+  LimitToOneAMinute(1);
   ASSERT_TRUE(HasStatus(Track(alpha_.ingestion_key, 1), 200));
   ASSERT_TRUE(IsError(Track(alpha_.ingestion_key, 2), 429, "rate_limited"));
 
