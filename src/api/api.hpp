@@ -19,6 +19,9 @@ namespace xoal::api {}  // namespace xoal::api
 namespace xoal::segments {
 class SegmentEngine;
 }
+namespace xoal::broadcasts {
+class BroadcastEngine;
+}
 namespace xoal::messaging {
 class Outbox;
 class MessageRenderer;
@@ -34,6 +37,8 @@ struct ApiDeps {
   // Both set: the template preview and Messages routes are served.
   messaging::Outbox* outbox = nullptr;
   messaging::MessageRenderer* renderer = nullptr;
+  // Set: the Broadcast routes are served.
+  broadcasts::BroadcastEngine* broadcasts = nullptr;
 };
 
 using ApiHandler = std::function<http::Response(ApiCall&)>;
@@ -79,5 +84,6 @@ void AddIngestRoutes(Api& api);
 void AddSegmentRoutes(Api& api);
 void AddChannelRoutes(Api& api);
 void AddMessageRoutes(Api& api);
+void AddBroadcastRoutes(Api& api);
 
 }  // namespace xoal::api

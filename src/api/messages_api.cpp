@@ -4,6 +4,7 @@
 
 #include "api/api.hpp"
 #include "core/customers.hpp"
+#include "messaging/compose.hpp"
 #include "messaging/outbox.hpp"
 #include "messaging/render.hpp"
 
@@ -123,37 +124,14 @@ Result<Prepared> Prepare(Api& api, const ApiCall& call, const MessageRequest& r)
   return p;
 }
 
-// The customer's address on `channel`: email, the `phone` attribute, the `push_token`
-// attribute; webhooks need none. Errors: kInvalidArgument (field "customer").
+// The customer's address on `channel`. Errors: kInvalidArgument (field "customer").
 Result<std::string> RecipientFor(messaging::Channel channel, const store::Customer& c) {
-  auto attribute = [&](std::string_view name) {
-    auto it = c.attributes.find(name);
-    return it != c.attributes.end() && it->value().is_string()
-               ? std::string(it->value().get_string())
-               : std::string();
-  };
-  std::string to;
-  std::string_view what;
-  switch (channel) {
-    case messaging::Channel::kEmail:
-      to = c.email.value_or("");
-      what = "an email address";
-      break;
-    case messaging::Channel::kSms:
-      to = attribute("phone");
-      what = "a phone number";
-      break;
-    case messaging::Channel::kPush:
-      to = attribute("push_token");
-      what = "a push_token attribute";
-      break;
-    case messaging::Channel::kWebhook:
-      return std::string();
+  auto to = messaging::RecipientAddress(channel, c);
+  if (!to) {
+    return Status::InvalidArgument(
+        "the customer has no " + std::string(messaging::AddressName(channel)), "customer");
   }
-  if (to.empty()) {
-    return Status::InvalidArgument("the customer has no " + std::string(what), "customer");
-  }
-  return to;
+  return *to;
 }
 
 http::Response RenderTemplate(Api& api, ApiCall& call) {
@@ -199,16 +177,8 @@ http::Response SendMessage(Api& api, ApiCall& call) {
   if (!rendered.ok()) return RenderErrorResponse(rendered.status());
   json::object content = std::move(rendered->message);
   content.erase("transactional");
-  Status valid = messaging::ValidateMessageForChannel(*r->channel, content);
   bool transactional = r->transactional.value_or(false);
-  if (valid.ok() && *r->channel == messaging::Channel::kEmail && !transactional &&
-      !content.contains("unsubscribe_url") && !content.contains("unsubscribe_mailto")) {
-    // TODO: Xoal's own unsubscribe links are not built yet; marketing email must bring one.
-    valid = Status::InvalidArgument(
-        "marketing email needs message.unsubscribe_url or message.unsubscribe_mailto (or set "
-        "transactional)",
-        "message.unsubscribe_url");
-  }
+  Status valid = messaging::CheckOutgoing(*r->channel, content, transactional);
   if (!valid.ok()) return ErrorResponse(valid);
   if (*r->channel != messaging::Channel::kWebhook) content["to"] = *to;
 

@@ -11,6 +11,7 @@
 
 #include "api/api.hpp"
 #include "app/control_socket.hpp"
+#include "broadcasts/engine.hpp"
 #include "common/clock.hpp"
 #include "common/time_format.hpp"
 #include "core/keys.hpp"
@@ -149,9 +150,9 @@ void LogIfError(const Status& st, std::string_view event) {
 // POST /_test/clock {"advance_ms": N} or {"set": "<iso time>"}: moves the test clock and answers
 // {"now": "<iso time>"}. Registered only with --test-clock.
 void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine& engine,
-                       messaging::Outbox& outbox) {
+                       messaging::Outbox& outbox, broadcasts::BroadcastEngine& broadcasts) {
   api.Add(http::Method::kPost, "/_test/clock", api::Access::kPublic,
-          [&clock, &engine, &outbox](api::ApiCall& call) {
+          [&clock, &engine, &outbox, &broadcasts](api::ApiCall& call) {
             auto body = api::ParseObjectBody(call.req);
             if (!body.ok()) return api::ErrorResponse(body.status());
             if (auto it = body->find("advance_ms"); it != body->end() && it->value().is_int64()) {
@@ -164,6 +165,7 @@ void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine&
             }
             engine.Wake();
             outbox.Wake();
+            broadcasts.Wake();
             return api::JsonResponse(200, json::object{{"now", FormatIsoTime(clock.SystemNow())}});
           });
 }
@@ -210,11 +212,13 @@ int RunServe(const ServeOptions& options) {
     return 1;
   }
   messaging::MessageRenderer renderer(clock);
+  broadcasts::BroadcastEngine broadcasts(segments.store(), clock, renderer, &outbox);
 
-  api::Api api({segments.store(), clock, keys, metrics, &segments, &outbox, &renderer});
+  api::Api api(
+      {segments.store(), clock, keys, metrics, &segments, &outbox, &renderer, &broadcasts});
   if (options.test_clock) {
     spdlog::warn("test_clock_enabled detail=\"time moves only through POST /_test/clock\"");
-    AddTestClockRoute(api, test_clock, segments, outbox);
+    AddTestClockRoute(api, test_clock, segments, outbox, broadcasts);
   }
   http::Server server(server_options, [&api](http::Request& req) { return api.Dispatch(req); });
   auto port = server.Start();
@@ -232,6 +236,7 @@ int RunServe(const ServeOptions& options) {
   LogIfError(control_started, "control_socket_unavailable");
   segments.Start();
   outbox.Start();
+  broadcasts.Start();
   spdlog::info("server_started host={} port={}", server_options.host, *port);
   std::cout << "listening address=" << server_options.host << ":" << *port << std::endl;
 
@@ -247,6 +252,7 @@ int RunServe(const ServeOptions& options) {
   spdlog::info("server_stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   control.Stop();
   server.Stop();
+  broadcasts.Stop();
   outbox.Stop();
   segments.Stop();
   LogIfError(keys.FlushLastUsed(), "key_last_used_flush_failed");

@@ -804,6 +804,14 @@ Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,
   return out;
 }
 
+Result<bool> MatchesStoredCustomer(store::ReadTxn& txn, const store::Project& project,
+                                   const Condition& condition, const store::Customer& customer,
+                                   SystemTime now) {
+  bool with_events = !condition.dependencies().events.empty();
+  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, with_events));
+  return Matches(condition, ViewOf(data, txn, ProjectZone(&project)), now);
+}
+
 json::object SegmentToJson(const store::Segment& s, int64_t size) {
   return json::object{{"id", s.id},
                       {"name", s.name},

@@ -94,6 +94,13 @@ class SegmentEngine {
   std::unique_ptr<store::Store> tracked_;
 };
 
+// Whether the stored `customer` of `project` matches `condition` at `now`, reading what the
+// condition needs from `txn`: companies, events only when it reads events, memberships of other
+// segments. For callers outside the engine (broadcast audiences, workflow filters).
+Result<bool> MatchesStoredCustomer(store::ReadTxn& txn, const store::Project& project,
+                                   const Condition& condition, const store::Customer& customer,
+                                   SystemTime now);
+
 // The segment as the API shows it; `size` is its member count.
 json::object SegmentToJson(const store::Segment& s, int64_t size);
 json::object SegmentChangeToJson(const store::SegmentChange& c);

@@ -29,7 +29,7 @@ struct Dirty {
 };
 
 struct Changes {
-  std::string project_id;                 // of the last change; one write touches one project
+  std::string project_id;                  // of the last change; one write touches one project
   std::map<std::string, Dirty> customers;  // by usid
   // usid -> the survivor it was merged into, or "" when it was deleted.
   std::map<std::string, std::string> removed;
@@ -169,6 +169,34 @@ class TrackingTxn final : public store::WriteTxn {
                                                        std::string_view channel) override {
     return inner_.GetChannelConfig(p, channel);
   }
+  Result<std::vector<store::OutboxCount>> CountOutboxByKeyPrefix(std::string_view p,
+                                                                 std::string_view prefix) override {
+    return inner_.CountOutboxByKeyPrefix(p, prefix);
+  }
+  Result<std::optional<store::Broadcast>> GetBroadcast(std::string_view p,
+                                                       std::string_view id) override {
+    return inner_.GetBroadcast(p, id);
+  }
+  Result<std::vector<store::Broadcast>> ListBroadcasts(std::string_view p,
+                                                       store::PageRequest page) override {
+    return inner_.ListBroadcasts(p, page);
+  }
+  Result<std::vector<store::Broadcast>> ListBroadcastsByStatus(std::string_view status,
+                                                               store::PageRequest page) override {
+    return inner_.ListBroadcastsByStatus(status, page);
+  }
+  Result<std::vector<store::BroadcastRecipient>> ListDueBroadcastRecipients(std::string_view b,
+                                                                            SystemTime after_due,
+                                                                            int64_t after_pos,
+                                                                            SystemTime due_by,
+                                                                            int limit) override {
+    return inner_.ListDueBroadcastRecipients(b, after_due, after_pos, due_by, limit);
+  }
+  Result<std::optional<SystemTime>> NextBroadcastRecipientDue(std::string_view b,
+                                                              SystemTime after_due,
+                                                              int64_t after_pos) override {
+    return inner_.NextBroadcastRecipientDue(b, after_due, after_pos);
+  }
 
   // ---- writes: forwarded and noted ----
   Status Nested(const std::function<Status(store::WriteTxn&)>& fn) override;
@@ -229,6 +257,14 @@ class TrackingTxn final : public store::WriteTxn {
   Status PutChannelConfig(std::string_view p, std::string_view channel, const json::object& c,
                           SystemTime at) override {
     return inner_.PutChannelConfig(p, channel, c, at);
+  }
+  Status PutBroadcast(store::Broadcast& b) override { return inner_.PutBroadcast(b); }
+  Status DeleteBroadcast(std::string_view p, std::string_view id) override {
+    return inner_.DeleteBroadcast(p, id);
+  }
+  Status InsertBroadcastRecipient(std::string_view p, std::string_view b,
+                                  const store::BroadcastRecipient& r) override {
+    return inner_.InsertBroadcastRecipient(p, b, r);
   }
 
  private:

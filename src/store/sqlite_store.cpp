@@ -108,6 +108,22 @@ CREATE TABLE channel_configs(
   project_id TEXT NOT NULL, channel TEXT NOT NULL, config TEXT NOT NULL,
   updated_at INTEGER NOT NULL, PRIMARY KEY(project_id, channel)) WITHOUT ROWID;
 )sql",
+    // Version 5: broadcasts and their audience snapshots.
+    R"sql(
+CREATE TABLE broadcasts(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  status TEXT NOT NULL, definition TEXT NOT NULL, start_at INTEGER, phase TEXT NOT NULL,
+  member_cursor INTEGER NOT NULL, recipients INTEGER NOT NULL, cursor_due_at INTEGER NOT NULL,
+  cursor_pos INTEGER NOT NULL, enqueued INTEGER NOT NULL, window_start INTEGER NOT NULL,
+  window_count INTEGER NOT NULL, engine_skips TEXT NOT NULL, started_at INTEGER,
+  finished_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX broadcasts_by_project ON broadcasts(project_id, seq);
+CREATE INDEX broadcasts_by_status ON broadcasts(status, seq);
+CREATE TABLE broadcast_recipients(
+  broadcast_id TEXT NOT NULL, pos INTEGER NOT NULL, project_id TEXT NOT NULL, usid TEXT NOT NULL,
+  due_at INTEGER NOT NULL, PRIMARY KEY(broadcast_id, pos)) WITHOUT ROWID;
+CREATE INDEX broadcast_recipients_by_due ON broadcast_recipients(broadcast_id, due_at, pos);
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -283,6 +299,11 @@ constexpr const char* kCustomerColumns =
   "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "           \
   "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, " \
   "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+
+#define XOAL_SELECT_BROADCAST                                                                   \
+  "SELECT seq, project_id, id, name, status, definition, start_at, phase, member_cursor, "      \
+  "recipients, cursor_due_at, cursor_pos, enqueued, window_start, window_count, engine_skips, " \
+  "started_at, finished_at, created_at, updated_at FROM broadcasts "
 
 // The read half of a transaction; the write half adds to it. Both work on one connection.
 // The reads, over a base that is ReadTxn for read transactions and WriteTxn for write ones, so
@@ -677,6 +698,75 @@ class SqliteReads : public Base {
     return std::optional<json::object>(s.Object(0));
   }
 
+  Result<std::vector<OutboxCount>> CountOutboxByKeyPrefix(std::string_view project_id,
+                                                          std::string_view prefix) override {
+    // A range on the unique (project_id, idempotency_key) index: keys from `prefix` up to the
+    // prefix with its last byte raised. Requires a prefix ending in a byte below 0xff.
+    std::string end(prefix);
+    if (!end.empty()) end.back() = static_cast<char>(end.back() + 1);
+    auto s = c_.Prepare(
+        "SELECT status, COUNT(*) FROM outbox_messages WHERE project_id = ? AND "
+        "idempotency_key >= ? AND idempotency_key < ? GROUP BY status");
+    s.Bind(1, project_id).Bind(2, prefix).Bind(3, end);
+    std::vector<OutboxCount> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(OutboxCount{s.Text(0), "", s.Int(1)});
+    return out;
+  }
+
+  Result<std::optional<Broadcast>> GetBroadcast(std::string_view project_id,
+                                                std::string_view id) override {
+    auto s = c_.Prepare(XOAL_SELECT_BROADCAST "WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    if (s.Step() != SQLITE_ROW) return std::optional<Broadcast>();
+    return std::optional<Broadcast>(ReadBroadcast(s));
+  }
+
+  Result<std::vector<Broadcast>> ListBroadcasts(std::string_view project_id,
+                                                PageRequest page) override {
+    auto s =
+        c_.Prepare(XOAL_SELECT_BROADCAST "WHERE project_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+    s.Bind(1, project_id).Bind(2, page.after_seq).Bind(3, static_cast<int64_t>(page.limit));
+    std::vector<Broadcast> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadBroadcast(s));
+    return out;
+  }
+
+  Result<std::vector<Broadcast>> ListBroadcastsByStatus(std::string_view status,
+                                                        PageRequest page) override {
+    auto s = c_.Prepare(XOAL_SELECT_BROADCAST "WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?");
+    s.Bind(1, status).Bind(2, page.after_seq).Bind(3, static_cast<int64_t>(page.limit));
+    std::vector<Broadcast> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadBroadcast(s));
+    return out;
+  }
+
+  Result<std::vector<BroadcastRecipient>> ListDueBroadcastRecipients(std::string_view broadcast_id,
+                                                                     SystemTime after_due,
+                                                                     int64_t after_pos,
+                                                                     SystemTime due_by,
+                                                                     int limit) override {
+    auto s = c_.Prepare(
+        "SELECT pos, usid, due_at FROM broadcast_recipients WHERE broadcast_id = ?1 AND "
+        "(due_at, pos) > (?2, ?3) AND due_at <= ?4 ORDER BY due_at, pos LIMIT ?5");
+    s.Bind(1, broadcast_id).Bind(2, after_due).Bind(3, after_pos).Bind(4, due_by);
+    s.Bind(5, static_cast<int64_t>(limit));
+    std::vector<BroadcastRecipient> out;
+    while (s.Step() == SQLITE_ROW)
+      out.push_back(BroadcastRecipient{s.Int(0), s.Text(1), s.Time(2)});
+    return out;
+  }
+
+  Result<std::optional<SystemTime>> NextBroadcastRecipientDue(std::string_view broadcast_id,
+                                                              SystemTime after_due,
+                                                              int64_t after_pos) override {
+    auto s = c_.Prepare(
+        "SELECT due_at FROM broadcast_recipients WHERE broadcast_id = ?1 AND "
+        "(due_at, pos) > (?2, ?3) ORDER BY due_at, pos LIMIT 1");
+    s.Bind(1, broadcast_id).Bind(2, after_due).Bind(3, after_pos);
+    if (s.Step() != SQLITE_ROW) return std::optional<SystemTime>();
+    return std::optional<SystemTime>(s.Time(0));
+  }
+
  protected:
   static Project ReadProject(const Stmt& s) {
     return Project{s.Text(0), s.Text(1), s.Object(2), s.Time(3)};
@@ -742,6 +832,31 @@ class SqliteReads : public Base {
     m.provider_message_id = s.Text(16);
     m.last_answer = s.Object(17);
     return m;
+  }
+
+  static Broadcast ReadBroadcast(const Stmt& s) {
+    Broadcast b;
+    b.seq = s.Int(0);
+    b.project_id = s.Text(1);
+    b.id = s.Text(2);
+    b.name = s.Text(3);
+    b.status = s.Text(4);
+    b.definition = s.Object(5);
+    b.start_at = s.OptTime(6);
+    b.phase = s.Text(7);
+    b.member_cursor = s.Int(8);
+    b.recipients = s.Int(9);
+    b.cursor_due_at = s.Time(10);
+    b.cursor_pos = s.Int(11);
+    b.enqueued = s.Int(12);
+    b.window_start = s.Time(13);
+    b.window_count = s.Int(14);
+    b.engine_skips = s.Object(15);
+    b.started_at = s.OptTime(16);
+    b.finished_at = s.OptTime(17);
+    b.created_at = s.Time(18);
+    b.updated_at = s.Time(19);
+    return b;
   }
 
   static std::vector<OutboxMessage> ReadOutboxMessages(Stmt& s) {
@@ -1094,6 +1209,47 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
         "VALUES (?,?,?,?)");
     s.Bind(1, project_id).Bind(2, channel).Bind(3, config).Bind(4, at);
     return s.Exec("put channel config");
+  }
+
+  Status PutBroadcast(Broadcast& b) override {
+    auto s = c_.Prepare(
+        "INSERT INTO broadcasts(project_id, id, name, status, definition, start_at, phase, "
+        "member_cursor, recipients, cursor_due_at, cursor_pos, enqueued, window_start, "
+        "window_count, engine_skips, started_at, finished_at, created_at, updated_at) VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19) "
+        "ON CONFLICT(id) DO UPDATE SET name = ?3, status = ?4, definition = ?5, start_at = ?6, "
+        "phase = ?7, member_cursor = ?8, recipients = ?9, cursor_due_at = ?10, cursor_pos = ?11, "
+        "enqueued = ?12, window_start = ?13, window_count = ?14, engine_skips = ?15, "
+        "started_at = ?16, finished_at = ?17, updated_at = ?19");
+    s.Bind(1, b.project_id).Bind(2, b.id).Bind(3, b.name).Bind(4, b.status);
+    s.Bind(5, b.definition).Bind(6, b.start_at).Bind(7, b.phase).Bind(8, b.member_cursor);
+    s.Bind(9, b.recipients).Bind(10, b.cursor_due_at).Bind(11, b.cursor_pos);
+    s.Bind(12, b.enqueued).Bind(13, b.window_start).Bind(14, b.window_count);
+    s.Bind(15, b.engine_skips).Bind(16, b.started_at).Bind(17, b.finished_at);
+    s.Bind(18, b.created_at).Bind(19, b.updated_at);
+    XOAL_RETURN_IF_ERROR(s.Exec("put broadcast"));
+    if (b.seq == 0) b.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+  Status DeleteBroadcast(std::string_view project_id, std::string_view id) override {
+    auto r =
+        c_.Prepare("DELETE FROM broadcast_recipients WHERE project_id = ? AND broadcast_id = ?");
+    r.Bind(1, project_id).Bind(2, id);
+    XOAL_RETURN_IF_ERROR(r.Exec("delete broadcast recipients"));
+    auto s = c_.Prepare("DELETE FROM broadcasts WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    XOAL_RETURN_IF_ERROR(s.Exec("delete broadcast"));
+    return Changed() ? Status::Ok() : Status::NotFound("no broadcast with id " + std::string(id));
+  }
+
+  Status InsertBroadcastRecipient(std::string_view project_id, std::string_view broadcast_id,
+                                  const BroadcastRecipient& r) override {
+    auto s = c_.Prepare(
+        "INSERT INTO broadcast_recipients(broadcast_id, pos, project_id, usid, due_at) "
+        "VALUES (?,?,?,?,?)");
+    s.Bind(1, broadcast_id).Bind(2, r.pos).Bind(3, project_id).Bind(4, r.usid).Bind(5, r.due_at);
+    return s.Exec("insert broadcast recipient");
   }
 
  private:

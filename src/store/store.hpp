@@ -91,7 +91,7 @@ struct Field {
   std::string project_id;
   std::string entity;  // customer, company, event
   std::string name;
-  std::string type;    // string, number, boolean, datetime, list, object
+  std::string type;  // string, number, boolean, datetime, list, object
   std::string description;
   std::string origin;  // system, user, auto
   SystemTime created_at;
@@ -121,7 +121,7 @@ struct IngestionError {
   int index = -1;          // position in its request's batch
   std::string kind;        // rejected, attribute_dropped, time_fallback, ...
   std::string reason;
-  std::string excerpt;     // the start of the offending message or value
+  std::string excerpt;  // the start of the offending message or value
 };
 
 struct Segment {
@@ -129,9 +129,9 @@ struct Segment {
   std::string project_id;
   std::string id;
   std::string name;
-  std::string type;       // dynamic or manual
+  std::string type;        // dynamic or manual
   json::value conditions;  // null for manual segments
-  std::string status;     // computing or ready
+  std::string status;      // computing or ready
   SystemTime created_at;
   SystemTime updated_at;
 };
@@ -183,6 +183,45 @@ struct OutboxMessage {
   json::object last_answer;  // outcome, reason, status, body, error of the last attempt
 };
 
+// One broadcast (docs/broadcasts.md): its definition as the API validated it, its status, and
+// the engine's durable progress, which moves in the same transaction as the work it records.
+struct Broadcast {
+  int64_t seq = 0;  // store-assigned; orders lists
+  std::string project_id;
+  std::string id;
+  std::string name;
+  std::string status;       // draft, scheduled, sending, sent, cancelled
+  json::object definition;  // segment_id, conditions, channel, message, schedule, throttle
+  std::optional<SystemTime> start_at;  // when a scheduled broadcast starts
+  std::string phase;                   // "", snapshot, deliver
+  int64_t member_cursor = 0;           // seq of the last segment member the snapshot read
+  int64_t recipients = 0;              // recipient rows written so far
+  SystemTime cursor_due_at;  // the last recipient handed to the outbox, in (due_at, pos) order
+  int64_t cursor_pos = 0;
+  int64_t enqueued = 0;     // recipients handled (enqueued or skipped by the engine)
+  SystemTime window_start;  // the throttle window and how many it has enqueued
+  int64_t window_count = 0;
+  json::object engine_skips;  // reason -> count, for skips decided before the outbox
+  std::optional<SystemTime> started_at;
+  std::optional<SystemTime> finished_at;
+  SystemTime created_at;
+  SystemTime updated_at;
+};
+
+// One recipient of a broadcast's audience snapshot; `pos` numbers them from 1.
+struct BroadcastRecipient {
+  int64_t pos = 0;
+  std::string usid;
+  SystemTime due_at;
+};
+
+// How many outbox messages have one status (and skip reason, when skipped).
+struct OutboxCount {
+  std::string status;
+  std::string reason;
+  int64_t count = 0;
+};
+
 struct OutboxFilter {
   std::optional<std::string> usid;
   std::optional<std::string> status;
@@ -206,8 +245,7 @@ class ReadTxn {
   virtual Result<std::vector<ApiKey>> ListKeys(std::optional<std::string_view> project_id) = 0;
 
   // The live customer named by `value`, tags and anonymous ids filled in.
-  virtual Result<std::optional<Customer>> FindCustomer(std::string_view project_id,
-                                                       CustomerKey key,
+  virtual Result<std::optional<Customer>> FindCustomer(std::string_view project_id, CustomerKey key,
                                                        std::string_view value) = 0;
   // The usid that `usid` was merged into (following chains), or nullopt.
   virtual Result<std::optional<std::string>> FindMergedInto(std::string_view project_id,
@@ -232,8 +270,7 @@ class ReadTxn {
                                                             std::string_view usid) = 0;
 
   virtual Result<std::optional<Field>> GetField(std::string_view project_id,
-                                                std::string_view entity,
-                                                std::string_view name) = 0;
+                                                std::string_view entity, std::string_view name) = 0;
   // Stored (non built-in) fields of one entity, by name.
   virtual Result<std::vector<Field>> ListFields(std::string_view project_id,
                                                 std::string_view entity) = 0;
@@ -252,8 +289,7 @@ class ReadTxn {
                                                           std::string_view usid) = 0;
   // Entries and exits, newest first; `before_seq` 0 means from the newest.
   virtual Result<std::vector<SegmentChange>> ListSegmentHistory(std::string_view segment_id,
-                                                                int64_t before_seq,
-                                                                int limit) = 0;
+                                                                int64_t before_seq, int limit) = 0;
   // Timers due at or before `now`, earliest first.
   virtual Result<std::vector<SegmentTimer>> DueSegmentTimers(SystemTime now, int limit) = 0;
   virtual Result<std::optional<SystemTime>> NextSegmentTimer() = 0;
@@ -266,9 +302,8 @@ class ReadTxn {
                                                                   int limit) = 0;
 
   // Events newest first; `before_seq` 0 means from the newest. `usid` empty means all customers.
-  virtual Result<std::vector<Event>> ListEvents(std::string_view project_id,
-                                                std::string_view usid, int64_t before_seq,
-                                                int limit) = 0;
+  virtual Result<std::vector<Event>> ListEvents(std::string_view project_id, std::string_view usid,
+                                                int64_t before_seq, int limit) = 0;
 
   // The outbox. GetOutboxMessage and FindOutboxMessageByKey look in one project.
   virtual Result<std::optional<OutboxMessage>> GetOutboxMessage(std::string_view project_id,
@@ -289,6 +324,26 @@ class ReadTxn {
   // A channel's stored configuration (channel: email, sms, push, webhook), or nullopt.
   virtual Result<std::optional<json::object>> GetChannelConfig(std::string_view project_id,
                                                                std::string_view channel) = 0;
+  // Messages of the project whose idempotency key starts with `prefix`, counted by status.
+  virtual Result<std::vector<OutboxCount>> CountOutboxByKeyPrefix(std::string_view project_id,
+                                                                  std::string_view prefix) = 0;
+
+  virtual Result<std::optional<Broadcast>> GetBroadcast(std::string_view project_id,
+                                                        std::string_view id) = 0;
+  // Broadcasts of one project by seq.
+  virtual Result<std::vector<Broadcast>> ListBroadcasts(std::string_view project_id,
+                                                        PageRequest page) = 0;
+  // Broadcasts of every project in `status`, by seq.
+  virtual Result<std::vector<Broadcast>> ListBroadcastsByStatus(std::string_view status,
+                                                                PageRequest page) = 0;
+  // Recipients after (after_due, after_pos) in (due_at, pos) order, due at or before `due_by`.
+  virtual Result<std::vector<BroadcastRecipient>> ListDueBroadcastRecipients(
+      std::string_view broadcast_id, SystemTime after_due, int64_t after_pos, SystemTime due_by,
+      int limit) = 0;
+  // The due time of the first recipient after (after_due, after_pos), or nullopt when none.
+  virtual Result<std::optional<SystemTime>> NextBroadcastRecipientDue(std::string_view broadcast_id,
+                                                                      SystemTime after_due,
+                                                                      int64_t after_pos) = 0;
 };
 
 class WriteTxn : public ReadTxn {
@@ -302,8 +357,7 @@ class WriteTxn : public ReadTxn {
 
   virtual Status InsertKey(const ApiKey& key) = 0;
   // Marks the key revoked; kNotFound unless it exists in that project and is not yet revoked.
-  virtual Status RevokeKey(std::string_view project_id, std::string_view key_id,
-                           SystemTime at) = 0;
+  virtual Status RevokeKey(std::string_view project_id, std::string_view key_id, SystemTime at) = 0;
   virtual Status TouchKey(std::string_view key_id, SystemTime at) = 0;
 
   // Inserts a new customer (fields, tags and anonymous ids); sets `customer.seq`.
@@ -312,8 +366,8 @@ class WriteTxn : public ReadTxn {
   // Rewrites the row of an existing customer (identity, attributes, times). Tags and anonymous
   // ids are changed through their own calls. kAlreadyExists when user_id or email is taken.
   virtual Status UpdateCustomer(const Customer& customer) = 0;
-  virtual Status AddTag(std::string_view project_id, std::string_view usid,
-                        std::string_view tag, SystemTime at) = 0;
+  virtual Status AddTag(std::string_view project_id, std::string_view usid, std::string_view tag,
+                        SystemTime at) = 0;
   // kNotFound when the customer did not have the tag.
   virtual Status RemoveTag(std::string_view project_id, std::string_view usid,
                            std::string_view tag) = 0;
@@ -365,6 +419,15 @@ class WriteTxn : public ReadTxn {
   // Inserts or replaces a channel's configuration.
   virtual Status PutChannelConfig(std::string_view project_id, std::string_view channel,
                                   const json::object& config, SystemTime at) = 0;
+
+  // Inserts the broadcast, or replaces the one with its id; sets `seq` on insert.
+  virtual Status PutBroadcast(Broadcast& broadcast) = 0;
+  // Deletes the broadcast and its recipients; kNotFound when absent.
+  virtual Status DeleteBroadcast(std::string_view project_id, std::string_view id) = 0;
+  // kAlreadyExists when the broadcast has a recipient at that pos.
+  virtual Status InsertBroadcastRecipient(std::string_view project_id,
+                                          std::string_view broadcast_id,
+                                          const BroadcastRecipient& recipient) = 0;
 };
 
 class Store {

@@ -1,0 +1,28 @@
+// What turns a rendered message into outbox content for one customer, shared by every sender of
+// messages (the Messages API, broadcasts, workflows): the customer's address on a channel, and
+// the checks a message must pass before it is enqueued.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/json.hpp"
+#include "common/status.hpp"
+#include "messaging/channel_config.hpp"
+#include "store/store.hpp"
+
+namespace xoal::messaging {
+
+// The customer's address on `channel`: the email, the `phone` attribute, the `push_token`
+// attribute; "" for webhooks (they need none). nullopt when the customer has none.
+std::optional<std::string> RecipientAddress(Channel channel, const store::Customer& customer);
+
+// What RecipientAddress looks for, for error messages ("an email address", ...).
+std::string_view AddressName(Channel channel);
+
+// Checks rendered content before it is enqueued: what the channel needs
+// (ValidateMessageForChannel), and that marketing email carries an unsubscribe_url or
+// unsubscribe_mailto. Errors: kInvalidArgument with field "message.<member>".
+Status CheckOutgoing(Channel channel, const json::object& content, bool transactional);
+
+}  // namespace xoal::messaging
