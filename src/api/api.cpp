@@ -46,6 +46,7 @@ Api::Api(ApiDeps deps) : deps_(deps), ingest_limiter_(deps.clock) {
   AddChannelRoutes(*this);
   if (deps_.outbox && deps_.renderer) AddMessageRoutes(*this);
   if (deps_.broadcasts) AddBroadcastRoutes(*this);
+  if (deps_.workflows) AddWorkflowRoutes(*this);
 }
 
 void Api::Add(http::Method method, std::string pattern, Access access, ApiHandler handler) {

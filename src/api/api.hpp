@@ -26,6 +26,9 @@ namespace xoal::messaging {
 class Outbox;
 class MessageRenderer;
 }  // namespace xoal::messaging
+namespace xoal::workflows {
+class WorkflowEngine;
+}
 namespace xoal::api {
 
 struct ApiDeps {
@@ -39,6 +42,8 @@ struct ApiDeps {
   messaging::MessageRenderer* renderer = nullptr;
   // Set: the Broadcast routes are served.
   broadcasts::BroadcastEngine* broadcasts = nullptr;
+  // Set: the Workflow and Workflow Trigger API routes are served.
+  workflows::WorkflowEngine* workflows = nullptr;
 };
 
 using ApiHandler = std::function<http::Response(ApiCall&)>;
@@ -85,5 +90,6 @@ void AddSegmentRoutes(Api& api);
 void AddChannelRoutes(Api& api);
 void AddMessageRoutes(Api& api);
 void AddBroadcastRoutes(Api& api);
+void AddWorkflowRoutes(Api& api);
 
 }  // namespace xoal::api

@@ -22,6 +22,7 @@
 #include "messaging/render.hpp"
 #include "segments/engine.hpp"
 #include "store/sqlite_store.hpp"
+#include "workflows/engine.hpp"
 
 namespace xoal::app {
 namespace {
@@ -150,9 +151,10 @@ void LogIfError(const Status& st, std::string_view event) {
 // POST /_test/clock {"advance_ms": N} or {"set": "<iso time>"}: moves the test clock and answers
 // {"now": "<iso time>"}. Registered only with --test-clock.
 void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine& engine,
-                       messaging::Outbox& outbox, broadcasts::BroadcastEngine& broadcasts) {
+                       messaging::Outbox& outbox, broadcasts::BroadcastEngine& broadcasts,
+                       workflows::WorkflowEngine& workflows) {
   api.Add(http::Method::kPost, "/_test/clock", api::Access::kPublic,
-          [&clock, &engine, &outbox, &broadcasts](api::ApiCall& call) {
+          [&clock, &engine, &outbox, &broadcasts, &workflows](api::ApiCall& call) {
             auto body = api::ParseObjectBody(call.req);
             if (!body.ok()) return api::ErrorResponse(body.status());
             if (auto it = body->find("advance_ms"); it != body->end() && it->value().is_int64()) {
@@ -166,6 +168,7 @@ void AddTestClockRoute(api::Api& api, FakeClock& clock, segments::SegmentEngine&
             engine.Wake();
             outbox.Wake();
             broadcasts.Wake();
+            workflows.Wake();
             return api::JsonResponse(200, json::object{{"now", FormatIsoTime(clock.SystemNow())}});
           });
 }
@@ -214,11 +217,17 @@ int RunServe(const ServeOptions& options) {
   messaging::MessageRenderer renderer(clock);
   broadcasts::BroadcastEngine broadcasts(segments.store(), clock, renderer, &outbox);
 
-  api::Api api(
-      {segments.store(), clock, keys, metrics, &segments, &outbox, &renderer, &broadcasts});
+  workflows::WorkflowEngine workflows(segments, clock, renderer, &outbox);
+  if (Status st = workflows.Load(); !st.ok()) {
+    spdlog::error("workflows_load_failed error=\"{}\"", st.message());
+    return 1;
+  }
+
+  api::Api api({segments.store(), clock, keys, metrics, &segments, &outbox, &renderer, &broadcasts,
+                &workflows});
   if (options.test_clock) {
     spdlog::warn("test_clock_enabled detail=\"time moves only through POST /_test/clock\"");
-    AddTestClockRoute(api, test_clock, segments, outbox, broadcasts);
+    AddTestClockRoute(api, test_clock, segments, outbox, broadcasts, workflows);
   }
   http::Server server(server_options, [&api](http::Request& req) { return api.Dispatch(req); });
   auto port = server.Start();
@@ -237,6 +246,7 @@ int RunServe(const ServeOptions& options) {
   segments.Start();
   outbox.Start();
   broadcasts.Start();
+  workflows.Start();
   spdlog::info("server_started host={} port={}", server_options.host, *port);
   std::cout << "listening address=" << server_options.host << ":" << *port << std::endl;
 
@@ -253,6 +263,7 @@ int RunServe(const ServeOptions& options) {
   control.Stop();
   server.Stop();
   broadcasts.Stop();
+  workflows.Stop();
   outbox.Stop();
   segments.Stop();
   LogIfError(keys.FlushLastUsed(), "key_last_used_flush_failed");

@@ -159,6 +159,7 @@ class SegmentEngine::State {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const ProjectSegments>> projects_;  // guarded by mu_
   std::vector<MembershipListener*> listeners_;                              // guarded by mu_
+  WriteObserver* observer_ = nullptr;  // set before Start(); constant afterwards
   // Segments whose membership is being computed from scratch: (project, id) -> cursor seq.
   std::map<std::pair<std::string, std::string>, int64_t> computing_;  // guarded by mu_
   bool stopping_ = false;                                             // guarded by mu_
@@ -321,6 +322,32 @@ class SegmentEngine::State {
     return Status::Ok();
   }
 
+  // Apply, then the observer, in the write's transaction. Sets `observed` when the observer saw
+  // something (so OnCommitted() is due once the write commits).
+  Status Finish(store::WriteTxn& txn, Changes& changes, std::vector<MembershipChange>& out,
+                bool& observed) {
+    SystemTime now = changes.at.value_or(clock_.SystemNow());
+    for (const auto& c : changes.recorded) {
+      out.push_back(MembershipChange{c.project_id, c.segment_id, c.usid, c.entered, c.at});
+    }
+    XOAL_RETURN_IF_ERROR(Apply(txn, changes, out));
+    if (!observer_) return Status::Ok();
+    AppliedWrite applied{changes.project_id, now, changes.events, {}, out, {}};
+    for (const auto& [usid, dirty] : changes.customers) {
+      applied.customers.insert(usid);
+      if (!dirty.all && !dirty.attributes.empty()) applied.attributes[usid] = dirty.attributes;
+    }
+    for (const auto& m : out) applied.customers.insert(m.usid);
+    if (applied.customers.empty()) return Status::Ok();
+    observed = true;
+    return observer_->OnApplied(txn, applied);
+  }
+
+  void Committed(const std::vector<MembershipChange>& published, bool observed) {
+    if (!published.empty()) Publish(published);
+    if (observed) observer_->OnCommitted();
+  }
+
   void Run();
   bool FireDueTimers();
   bool ComputeOnePage();
@@ -337,14 +364,16 @@ class TrackedStore final : public store::Store {
 
   Status Write(const std::function<Status(store::WriteTxn&)>& fn) override {
     std::vector<MembershipChange> published;
+    bool observed = false;
     Status st = state_.inner_.Write([&](store::WriteTxn& txn) {
       published.clear();
+      observed = false;
       TrackingTxn tracking(txn);
       XOAL_RETURN_IF_ERROR(fn(tracking));
       if (tracking.changes().empty()) return Status::Ok();
-      return state_.Apply(txn, tracking.changes(), published);
+      return state_.Finish(txn, tracking.changes(), published, observed);
     });
-    if (st.ok() && !published.empty()) state_.Publish(published);
+    if (st.ok()) state_.Committed(published, observed);
     return st;
   }
 
@@ -523,6 +552,8 @@ void SegmentEngine::RunPendingWorkForTest() {
   while (state_->FireDueTimers() || state_->ComputeOnePage()) {
   }
 }
+
+void SegmentEngine::SetObserver(WriteObserver* observer) { state_->observer_ = observer; }
 
 void SegmentEngine::Subscribe(MembershipListener* listener) {
   std::lock_guard lock(state_->mu_);
@@ -728,8 +759,10 @@ Result<store::Customer> LiveCustomer(store::ReadTxn& txn, const std::string& pid
 Status WriteManualChange(SegmentEngine::State& state, const store::Project& project,
                          std::string_view id, const ManualChange& change) {
   std::vector<MembershipChange> published;
+  bool observed = false;
   Status st = state.inner_.Write([&](store::WriteTxn& txn) {
     published.clear();
+    observed = false;
     XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project.id, id));
     if (!segment) return Status::NotFound("no segment with id " + std::string(id));
     if (segment->type != "manual") {
@@ -737,9 +770,9 @@ Status WriteManualChange(SegmentEngine::State& state, const store::Project& proj
     }
     TrackingTxn tracking(txn);
     XOAL_RETURN_IF_ERROR(change(txn, tracking, state.clock_.SystemNow(), published));
-    return state.Apply(txn, tracking.changes(), published);
+    return state.Finish(txn, tracking.changes(), published, observed);
   });
-  if (st.ok() && !published.empty()) state.Publish(published);
+  if (st.ok()) state.Committed(published, observed);
   return st;
 }
 
@@ -777,6 +810,26 @@ Status SegmentEngine::RemoveMember(const store::Project& project, std::string_vi
         tracking.Mark(project.id, c.usid).segments = readers;
         return Status::Ok();
       });
+}
+
+Status SegmentEngine::ChangeManualMemberInTxn(store::WriteTxn& txn, const std::string& project_id,
+                                              const std::string& segment_id,
+                                              const std::string& usid, bool add) {
+  // Requires: `txn` is the TrackingTxn a store() write was given.
+  auto& tracking = static_cast<TrackingTxn&>(txn);
+  XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project_id, segment_id));
+  if (!segment) return Status::NotFound("no segment with id " + segment_id);
+  if (segment->type != "manual") {
+    return Status::InvalidArgument("only manual segments take members by hand", "segment_id");
+  }
+  XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(segment_id, usid));
+  if (member == add) return Status::Ok();
+  SystemTime now = state_->clock_.SystemNow();
+  std::vector<MembershipChange> made;
+  XOAL_RETURN_IF_ERROR(state_->Record(txn, project_id, segment_id, usid, add, now, made));
+  tracking.changes().recorded.push_back({0, project_id, segment_id, usid, add, now});
+  tracking.Mark(project_id, usid).segments = Readers(*state_->Snapshot(project_id), segment_id);
+  return Status::Ok();
 }
 
 Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,

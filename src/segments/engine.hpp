@@ -42,6 +42,29 @@ class MembershipListener {
   virtual void OnMembershipChanges(const std::vector<MembershipChange>& changes) = 0;
 };
 
+// What one committed write applied, as the workflow engine reads it (docs/workflows.md).
+struct AppliedWrite {
+  std::string project_id;
+  SystemTime at;
+  const std::vector<store::Event>& events;  // inserted, in order
+  // usid -> names of the attributes the write changed (customers updated, not created).
+  std::map<std::string, std::set<std::string>> attributes;
+  const std::vector<MembershipChange>& memberships;  // entries and exits recorded
+  std::set<std::string> customers;                   // every customer the write touched
+};
+
+// Sees every write made through SegmentEngine::store() (and the engine's own timer, compute and
+// manual-membership writes) inside its transaction, after segment upkeep.
+class WriteObserver {
+ public:
+  virtual ~WriteObserver() = default;
+  // Runs in the write's transaction on the inner (untracked) txn; a failure rolls the whole
+  // write back.
+  virtual Status OnApplied(store::WriteTxn& txn, const AppliedWrite& applied) = 0;
+  // After such a write committed.
+  virtual void OnCommitted() = 0;
+};
+
 struct PreviewResult {
   int64_t size = 0;
   std::vector<store::Customer> sample;
@@ -71,6 +94,15 @@ class SegmentEngine {
   store::Store& store() { return *tracked_; }
 
   void Subscribe(MembershipListener* listener);
+  // Requires: called before Start() and before store() is written; `observer` outlives the engine.
+  void SetObserver(WriteObserver* observer);
+
+  // Adds `usid` to (or removes it from) manual segment `segment_id` inside a write made through
+  // store(): `txn` must be the txn that write was given. Segments reading it are re-evaluated and
+  // the change is published like any other. A customer already in (or out) is left alone.
+  // Errors: kNotFound for an unknown segment, kInvalidArgument for a dynamic one.
+  Status ChangeManualMemberInTxn(store::WriteTxn& txn, const std::string& project_id,
+                                 const std::string& segment_id, const std::string& usid, bool add);
 
   // The segment API. Bodies follow SPEC Shapes (`{"name", "type", "conditions"}`); errors
   // name the bad field (kInvalidArgument, also for a cycle of segments), kNotFound for an

@@ -37,6 +37,8 @@ void Changes::MergeFrom(Changes&& other) {
   }
   for (auto& [usid, into] : other.removed) removed[usid] = into;
   companies.merge(other.companies);
+  for (auto& e : other.events) events.push_back(std::move(e));
+  for (auto& c : other.recorded) recorded.push_back(std::move(c));
 }
 
 Dirty& TrackingTxn::Mark(std::string_view project_id, std::string_view usid) {
@@ -155,6 +157,7 @@ Status TrackingTxn::DeleteMembership(std::string_view p, std::string_view compan
 Status TrackingTxn::InsertEvent(store::Event& e) {
   XOAL_RETURN_IF_ERROR(inner_.InsertEvent(e));
   Mark(e.project_id, e.usid).events.insert(e.name);
+  changes_.events.push_back(e);
   return Status::Ok();
 }
 

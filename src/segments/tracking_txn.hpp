@@ -38,6 +38,11 @@ struct Changes {
   // timer that fires late (a jump of the clock, a restart) flips at its exact moment.
   std::optional<SystemTime> at;
 
+  // Events inserted, in order, for the workflow engine's event triggers and waits.
+  std::vector<store::Event> events;
+  // Manual memberships recorded by hand inside the write, to publish with the others.
+  std::vector<store::SegmentChange> recorded;
+
   bool empty() const { return customers.empty() && removed.empty() && companies.empty(); }
   void MergeFrom(Changes&& other);
 };
@@ -198,6 +203,49 @@ class TrackingTxn final : public store::WriteTxn {
     return inner_.NextBroadcastRecipientDue(b, after_due, after_pos);
   }
 
+  Result<std::optional<store::Workflow>> GetWorkflow(std::string_view p,
+                                                     std::string_view id) override {
+    return inner_.GetWorkflow(p, id);
+  }
+  Result<std::vector<store::Workflow>> ListWorkflows(std::string_view p,
+                                                     store::PageRequest page) override {
+    return inner_.ListWorkflows(p, page);
+  }
+  Result<std::optional<json::object>> GetWorkflowVersion(std::string_view w, int v) override {
+    return inner_.GetWorkflowVersion(w, v);
+  }
+  Result<std::optional<store::WorkflowRun>> GetRun(std::string_view p,
+                                                   std::string_view id) override {
+    return inner_.GetRun(p, id);
+  }
+  Result<std::vector<store::WorkflowRun>> ListRuns(std::string_view p,
+                                                   const store::WorkflowRunFilter& f,
+                                                   store::PageRequest page) override {
+    return inner_.ListRuns(p, f, page);
+  }
+  Result<std::vector<store::WorkflowRun>> ListOpenRunsOf(std::string_view p,
+                                                         std::string_view usid) override {
+    return inner_.ListOpenRunsOf(p, usid);
+  }
+  Result<std::optional<SystemTime>> LastEntry(std::string_view w, std::string_view usid) override {
+    return inner_.LastEntry(w, usid);
+  }
+  Result<std::vector<store::WorkflowRun>> DueRuns(SystemTime now, int limit) override {
+    return inner_.DueRuns(now, limit);
+  }
+  Result<std::optional<SystemTime>> NextRunWake() override { return inner_.NextRunWake(); }
+  Result<std::vector<store::WorkflowRunStep>> ListRunSteps(std::string_view run_id,
+                                                           store::PageRequest page) override {
+    return inner_.ListRunSteps(run_id, page);
+  }
+  Result<store::WorkflowStats> GetWorkflowStats(std::string_view w) override {
+    return inner_.GetWorkflowStats(w);
+  }
+  Result<std::optional<json::object>> GetTriggerAnswer(std::string_view p, std::string_view w,
+                                                       std::string_view key) override {
+    return inner_.GetTriggerAnswer(p, w, key);
+  }
+
   // ---- writes: forwarded and noted ----
   Status Nested(const std::function<Status(store::WriteTxn&)>& fn) override;
   Status InsertProject(const store::Project& p) override { return inner_.InsertProject(p); }
@@ -265,6 +313,26 @@ class TrackingTxn final : public store::WriteTxn {
   Status InsertBroadcastRecipient(std::string_view p, std::string_view b,
                                   const store::BroadcastRecipient& r) override {
     return inner_.InsertBroadcastRecipient(p, b, r);
+  }
+
+  Status PutWorkflow(store::Workflow& w) override { return inner_.PutWorkflow(w); }
+  Status DeleteWorkflow(std::string_view p, std::string_view id) override {
+    return inner_.DeleteWorkflow(p, id);
+  }
+  Status InsertWorkflowVersion(std::string_view w, int v, const json::object& d,
+                               SystemTime at) override {
+    return inner_.InsertWorkflowVersion(w, v, d, at);
+  }
+  Status InsertRun(store::WorkflowRun& r) override { return inner_.InsertRun(r); }
+  Status UpdateRun(const store::WorkflowRun& r) override { return inner_.UpdateRun(r); }
+  Status SetRunsStatus(std::string_view w, std::string_view from, std::string_view to,
+                       SystemTime at) override {
+    return inner_.SetRunsStatus(w, from, to, at);
+  }
+  Status InsertRunStep(store::WorkflowRunStep& r) override { return inner_.InsertRunStep(r); }
+  Status PutTriggerAnswer(std::string_view p, std::string_view w, std::string_view key,
+                          const json::object& answer, SystemTime at) override {
+    return inner_.PutTriggerAnswer(p, w, key, answer, at);
   }
 
  private:

@@ -124,6 +124,37 @@ CREATE TABLE broadcast_recipients(
   due_at INTEGER NOT NULL, PRIMARY KEY(broadcast_id, pos)) WITHOUT ROWID;
 CREATE INDEX broadcast_recipients_by_due ON broadcast_recipients(broadcast_id, due_at, pos);
 )sql",
+    // Version 6: workflows, their versions, runs, run logs, trigger idempotency keys
+    // (docs/workflows.md). The partial index on wake_at is the scheduler's queue.
+    R"sql(
+CREATE TABLE workflows(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  status TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX workflows_by_project ON workflows(project_id, seq);
+CREATE TABLE workflow_versions(
+  workflow_id TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
+  created_at INTEGER NOT NULL, PRIMARY KEY(workflow_id, version)) WITHOUT ROWID;
+CREATE TABLE workflow_runs(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, id TEXT NOT NULL UNIQUE,
+  workflow_id TEXT NOT NULL, version INTEGER NOT NULL, usid TEXT NOT NULL, run_key TEXT,
+  status TEXT NOT NULL, step TEXT NOT NULL, waiting INTEGER NOT NULL, visits INTEGER NOT NULL,
+  wake_at INTEGER, wait_event TEXT, context TEXT NOT NULL, started_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL, ended_at INTEGER);
+CREATE INDEX runs_by_wake ON workflow_runs(wake_at) WHERE wake_at IS NOT NULL AND status = 'active';
+CREATE INDEX runs_by_workflow ON workflow_runs(workflow_id, status);
+CREATE INDEX runs_by_entry ON workflow_runs(workflow_id, usid, started_at);
+CREATE INDEX runs_by_customer ON workflow_runs(project_id, usid, status);
+CREATE TABLE workflow_run_steps(
+  seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, workflow_id TEXT NOT NULL, step TEXT NOT NULL,
+  visit INTEGER NOT NULL, type TEXT NOT NULL, outcome TEXT NOT NULL, channel TEXT NOT NULL,
+  detail TEXT NOT NULL, at INTEGER NOT NULL, UNIQUE(run_id, visit));
+CREATE INDEX run_steps_by_workflow ON workflow_run_steps(workflow_id, step);
+CREATE TABLE workflow_trigger_keys(
+  project_id TEXT NOT NULL, workflow_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+  answer TEXT NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY(project_id, workflow_id, idempotency_key)) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -304,6 +335,13 @@ constexpr const char* kCustomerColumns =
   "SELECT seq, project_id, id, name, status, definition, start_at, phase, member_cursor, "      \
   "recipients, cursor_due_at, cursor_pos, enqueued, window_start, window_count, engine_skips, " \
   "started_at, finished_at, created_at, updated_at FROM broadcasts "
+
+#define XOAL_SELECT_WORKFLOW                                                               \
+  "SELECT seq, project_id, id, name, status, version, definition, created_at, updated_at " \
+  "FROM workflows "
+#define XOAL_SELECT_RUN                                                                      \
+  "SELECT seq, project_id, id, workflow_id, version, usid, run_key, status, step, waiting, " \
+  "visits, wake_at, wait_event, context, started_at, updated_at, ended_at FROM workflow_runs "
 
 // The read half of a transaction; the write half adds to it. Both work on one connection.
 // The reads, over a base that is ReadTxn for read transactions and WriteTxn for write ones, so
@@ -767,7 +805,165 @@ class SqliteReads : public Base {
     return std::optional<SystemTime>(s.Time(0));
   }
 
+  Result<std::optional<Workflow>> GetWorkflow(std::string_view project_id,
+                                              std::string_view id) override {
+    auto s = c_.Prepare(XOAL_SELECT_WORKFLOW "WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    if (s.Step() != SQLITE_ROW) return std::optional<Workflow>();
+    return std::optional<Workflow>(ReadWorkflow(s));
+  }
+
+  Result<std::vector<Workflow>> ListWorkflows(std::string_view project_id,
+                                              PageRequest page) override {
+    auto s = c_.Prepare(XOAL_SELECT_WORKFLOW
+                        "WHERE (?1 = '' OR project_id = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3");
+    s.Bind(1, project_id).Bind(2, page.after_seq).Bind(3, static_cast<int64_t>(page.limit));
+    std::vector<Workflow> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadWorkflow(s));
+    return out;
+  }
+
+  Result<std::optional<json::object>> GetWorkflowVersion(std::string_view workflow_id,
+                                                         int version) override {
+    auto s = c_.Prepare(
+        "SELECT definition FROM workflow_versions WHERE workflow_id = ? AND version = ?");
+    s.Bind(1, workflow_id).Bind(2, static_cast<int64_t>(version));
+    if (s.Step() != SQLITE_ROW) return std::optional<json::object>();
+    return std::optional<json::object>(s.Object(0));
+  }
+
+  Result<std::optional<WorkflowRun>> GetRun(std::string_view project_id,
+                                            std::string_view id) override {
+    auto s = c_.Prepare(XOAL_SELECT_RUN "WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    if (s.Step() != SQLITE_ROW) return std::optional<WorkflowRun>();
+    return std::optional<WorkflowRun>(ReadRun(s));
+  }
+
+  Result<std::vector<WorkflowRun>> ListRuns(std::string_view project_id, const WorkflowRunFilter& f,
+                                            PageRequest page) override {
+    auto s = c_.Prepare(XOAL_SELECT_RUN
+                        "WHERE project_id = ?1 AND (?2 IS NULL OR workflow_id = ?2) AND "
+                        "(?3 IS NULL OR usid = ?3) AND (?4 IS NULL OR status = ?4) AND seq > ?5 "
+                        "ORDER BY seq LIMIT ?6");
+    s.Bind(1, project_id).Bind(2, f.workflow_id).Bind(3, f.usid).Bind(4, f.status);
+    s.Bind(5, page.after_seq).Bind(6, static_cast<int64_t>(page.limit));
+    return ReadRuns(s);
+  }
+
+  Result<std::vector<WorkflowRun>> ListOpenRunsOf(std::string_view project_id,
+                                                  std::string_view usid) override {
+    auto s = c_.Prepare(XOAL_SELECT_RUN
+                        "WHERE project_id = ? AND usid = ? AND status IN ('active', 'held') "
+                        "ORDER BY seq");
+    s.Bind(1, project_id).Bind(2, usid);
+    return ReadRuns(s);
+  }
+
+  Result<std::optional<SystemTime>> LastEntry(std::string_view workflow_id,
+                                              std::string_view usid) override {
+    auto s =
+        c_.Prepare("SELECT MAX(started_at) FROM workflow_runs WHERE workflow_id = ? AND usid = ?");
+    s.Bind(1, workflow_id).Bind(2, usid);
+    if (s.Step() != SQLITE_ROW || s.IsNull(0)) return std::optional<SystemTime>();
+    return std::optional<SystemTime>(s.Time(0));
+  }
+
+  Result<std::vector<WorkflowRun>> DueRuns(SystemTime now, int limit) override {
+    auto s = c_.Prepare(XOAL_SELECT_RUN
+                        "WHERE wake_at IS NOT NULL AND status = 'active' AND wake_at <= ? "
+                        "ORDER BY wake_at LIMIT ?");
+    s.Bind(1, now).Bind(2, static_cast<int64_t>(limit));
+    return ReadRuns(s);
+  }
+
+  Result<std::optional<SystemTime>> NextRunWake() override {
+    auto s = c_.Prepare(
+        "SELECT MIN(wake_at) FROM workflow_runs WHERE wake_at IS NOT NULL AND status = 'active'");
+    if (s.Step() != SQLITE_ROW || s.IsNull(0)) return std::optional<SystemTime>();
+    return std::optional<SystemTime>(s.Time(0));
+  }
+
+  Result<std::vector<WorkflowRunStep>> ListRunSteps(std::string_view run_id,
+                                                    PageRequest page) override {
+    auto s = c_.Prepare(
+        "SELECT seq, run_id, workflow_id, step, visit, type, outcome, channel, detail, at "
+        "FROM workflow_run_steps WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+    s.Bind(1, run_id).Bind(2, page.after_seq).Bind(3, static_cast<int64_t>(page.limit));
+    std::vector<WorkflowRunStep> out;
+    while (s.Step() == SQLITE_ROW) {
+      out.push_back(WorkflowRunStep{s.Int(0), s.Text(1), s.Text(2), s.Text(3),
+                                    static_cast<int>(s.Int(4)), s.Text(5), s.Text(6), s.Text(7),
+                                    s.Object(8), s.Time(9)});
+    }
+    return out;
+  }
+
+  Result<WorkflowStats> GetWorkflowStats(std::string_view workflow_id) override {
+    WorkflowStats out;
+    {
+      auto s = c_.Prepare(
+          "SELECT status, COUNT(*) FROM workflow_runs WHERE workflow_id = ? GROUP BY status");
+      s.Bind(1, workflow_id);
+      while (s.Step() == SQLITE_ROW) out.runs_by_status[s.Text(0)] = s.Int(1);
+    }
+    auto s = c_.Prepare(
+        "SELECT step, outcome, channel, COUNT(*) FROM workflow_run_steps WHERE workflow_id = ? "
+        "GROUP BY step, outcome, channel");
+    s.Bind(1, workflow_id);
+    while (s.Step() == SQLITE_ROW) {
+      out.steps[s.Text(0)][s.Text(1)] += s.Int(3);
+      if (s.Text(1) == "sent") out.sent[s.Text(0)][s.Text(2)] += s.Int(3);
+    }
+    return out;
+  }
+
+  Result<std::optional<json::object>> GetTriggerAnswer(std::string_view project_id,
+                                                       std::string_view workflow_id,
+                                                       std::string_view key) override {
+    auto s = c_.Prepare(
+        "SELECT answer FROM workflow_trigger_keys WHERE project_id = ? AND workflow_id = ? AND "
+        "idempotency_key = ?");
+    s.Bind(1, project_id).Bind(2, workflow_id).Bind(3, key);
+    if (s.Step() != SQLITE_ROW) return std::optional<json::object>();
+    return std::optional<json::object>(s.Object(0));
+  }
+
  protected:
+  static Workflow ReadWorkflow(const Stmt& s) {
+    return Workflow{s.Int(0),    s.Text(1), s.Text(2),
+                    s.Text(3),   s.Text(4), static_cast<int>(s.Int(5)),
+                    s.Object(6), s.Time(7), s.Time(8)};
+  }
+
+  static std::vector<WorkflowRun> ReadRuns(Stmt& s) {
+    std::vector<WorkflowRun> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadRun(s));
+    return out;
+  }
+
+  static WorkflowRun ReadRun(const Stmt& s) {
+    WorkflowRun r;
+    r.seq = s.Int(0);
+    r.project_id = s.Text(1);
+    r.id = s.Text(2);
+    r.workflow_id = s.Text(3);
+    r.version = static_cast<int>(s.Int(4));
+    r.usid = s.Text(5);
+    r.run_key = s.OptText(6);
+    r.status = s.Text(7);
+    r.step = s.Text(8);
+    r.waiting = s.Int(9) != 0;
+    r.visits = static_cast<int>(s.Int(10));
+    r.wake_at = s.OptTime(11);
+    r.wait_event = s.OptText(12);
+    r.context = s.Object(13);
+    r.started_at = s.Time(14);
+    r.updated_at = s.Time(15);
+    r.ended_at = s.OptTime(16);
+    return r;
+  }
+
   static Project ReadProject(const Stmt& s) {
     return Project{s.Text(0), s.Text(1), s.Object(2), s.Time(3)};
   }
@@ -1250,6 +1446,107 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
         "VALUES (?,?,?,?,?)");
     s.Bind(1, broadcast_id).Bind(2, r.pos).Bind(3, project_id).Bind(4, r.usid).Bind(5, r.due_at);
     return s.Exec("insert broadcast recipient");
+  }
+
+  Status PutWorkflow(Workflow& w) override {
+    auto s = c_.Prepare(
+        "INSERT INTO workflows(project_id, id, name, status, version, definition, created_at, "
+        "updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(id) DO UPDATE SET "
+        "name = ?3, status = ?4, version = ?5, definition = ?6, updated_at = ?8");
+    s.Bind(1, w.project_id).Bind(2, w.id).Bind(3, w.name).Bind(4, w.status);
+    s.Bind(5, static_cast<int64_t>(w.version)).Bind(6, w.definition).Bind(7, w.created_at);
+    s.Bind(8, w.updated_at);
+    XOAL_RETURN_IF_ERROR(s.Exec("put workflow"));
+    if (w.seq == 0) w.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+  Status DeleteWorkflow(std::string_view project_id, std::string_view id) override {
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM workflow_run_steps WHERE workflow_id = ?2",
+        "DELETE FROM workflow_runs WHERE project_id = ?1 AND workflow_id = ?2",
+        "DELETE FROM workflow_versions WHERE workflow_id = ?2",
+        "DELETE FROM workflow_trigger_keys WHERE project_id = ?1 AND workflow_id = ?2",
+    };
+    for (const char* sql : kDeletes) {
+      auto s = c_.Prepare(sql);
+      s.Bind(1, project_id).Bind(2, id);
+      XOAL_RETURN_IF_ERROR(s.Exec("delete workflow data"));
+    }
+    auto s = c_.Prepare("DELETE FROM workflows WHERE project_id = ? AND id = ?");
+    s.Bind(1, project_id).Bind(2, id);
+    XOAL_RETURN_IF_ERROR(s.Exec("delete workflow"));
+    return Changed() ? Status::Ok() : Status::NotFound("no workflow with id " + std::string(id));
+  }
+
+  Status InsertWorkflowVersion(std::string_view workflow_id, int version,
+                               const json::object& definition, SystemTime at) override {
+    auto s = c_.Prepare(
+        "INSERT OR REPLACE INTO workflow_versions(workflow_id, version, definition, created_at) "
+        "VALUES (?,?,?,?)");
+    s.Bind(1, workflow_id).Bind(2, static_cast<int64_t>(version)).Bind(3, definition);
+    s.Bind(4, at);
+    return s.Exec("insert workflow version");
+  }
+
+  Status InsertRun(WorkflowRun& r) override {
+    auto s = c_.Prepare(
+        "INSERT INTO workflow_runs(project_id, id, workflow_id, version, usid, run_key, status, "
+        "step, waiting, visits, wake_at, wait_event, context, started_at, updated_at, ended_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, r.project_id).Bind(2, r.id).Bind(3, r.workflow_id);
+    s.Bind(4, static_cast<int64_t>(r.version)).Bind(5, r.usid).Bind(6, r.run_key);
+    s.Bind(7, r.status).Bind(8, r.step).Bind(9, static_cast<int64_t>(r.waiting ? 1 : 0));
+    s.Bind(10, static_cast<int64_t>(r.visits)).Bind(11, r.wake_at).Bind(12, r.wait_event);
+    s.Bind(13, r.context).Bind(14, r.started_at).Bind(15, r.updated_at).Bind(16, r.ended_at);
+    XOAL_RETURN_IF_ERROR(s.Exec("insert run"));
+    r.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+  Status UpdateRun(const WorkflowRun& r) override {
+    auto s = c_.Prepare(
+        "UPDATE workflow_runs SET status = ?, step = ?, waiting = ?, visits = ?, wake_at = ?, "
+        "wait_event = ?, context = ?, updated_at = ?, ended_at = ? WHERE project_id = ? AND id = "
+        "?");
+    s.Bind(1, r.status).Bind(2, r.step).Bind(3, static_cast<int64_t>(r.waiting ? 1 : 0));
+    s.Bind(4, static_cast<int64_t>(r.visits)).Bind(5, r.wake_at).Bind(6, r.wait_event);
+    s.Bind(7, r.context).Bind(8, r.updated_at).Bind(9, r.ended_at).Bind(10, r.project_id);
+    s.Bind(11, r.id);
+    XOAL_RETURN_IF_ERROR(s.Exec("update run"));
+    return Changed() ? Status::Ok() : Status::NotFound("no run with id " + r.id);
+  }
+
+  Status SetRunsStatus(std::string_view workflow_id, std::string_view from, std::string_view to,
+                       SystemTime at) override {
+    auto s = c_.Prepare(
+        "UPDATE workflow_runs SET status = ?3, updated_at = ?4, ended_at = CASE WHEN ?3 IN "
+        "('active', 'held') THEN NULL ELSE ?4 END, wake_at = CASE WHEN ?3 IN ('active', 'held') "
+        "THEN wake_at ELSE NULL END WHERE workflow_id = ?1 AND status = ?2");
+    s.Bind(1, workflow_id).Bind(2, from).Bind(3, to).Bind(4, at);
+    return s.Exec("set runs status");
+  }
+
+  Status InsertRunStep(WorkflowRunStep& r) override {
+    auto s = c_.Prepare(
+        "INSERT INTO workflow_run_steps(run_id, workflow_id, step, visit, type, outcome, channel, "
+        "detail, at) VALUES (?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, r.run_id).Bind(2, r.workflow_id).Bind(3, r.step);
+    s.Bind(4, static_cast<int64_t>(r.visit)).Bind(5, r.type).Bind(6, r.outcome);
+    s.Bind(7, r.channel).Bind(8, r.detail).Bind(9, r.at);
+    XOAL_RETURN_IF_ERROR(s.Exec("insert run step"));
+    r.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+  Status PutTriggerAnswer(std::string_view project_id, std::string_view workflow_id,
+                          std::string_view key, const json::object& answer,
+                          SystemTime at) override {
+    auto s = c_.Prepare(
+        "INSERT INTO workflow_trigger_keys(project_id, workflow_id, idempotency_key, answer, "
+        "created_at) VALUES (?,?,?,?,?)");
+    s.Bind(1, project_id).Bind(2, workflow_id).Bind(3, key).Bind(4, answer).Bind(5, at);
+    return s.Exec("put trigger answer");
   }
 
  private:

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -222,6 +223,69 @@ struct OutboxCount {
   int64_t count = 0;
 };
 
+// A workflow (SPEC "Workflows"; docs/workflows.md): its current definition and status.
+struct Workflow {
+  int64_t seq = 0;
+  std::string project_id;
+  std::string id;
+  std::string name;
+  std::string status;  // draft, active, paused, archived
+  int version = 1;     // the current version; runs keep the one they started on
+  json::object definition;
+  SystemTime created_at;
+  SystemTime updated_at;
+};
+
+// One customer going through one version of a workflow.
+struct WorkflowRun {
+  int64_t seq = 0;
+  std::string project_id;
+  std::string id;
+  std::string workflow_id;
+  int version = 1;
+  std::string usid;
+  std::optional<std::string> run_key;  // the trigger event's key property, when keyed
+  std::string status;                  // active, held, completed, converted, exited, failed
+  std::string step;                    // the current step; empty once ended
+  bool waiting = false;                // the current step has started waiting
+  int visits = 0;  // steps executed so far; numbers the step log and idempotency keys
+  std::optional<SystemTime> wake_at;
+  std::optional<std::string> wait_event;  // the event a wait_for_event step waits for
+  json::object context;  // trigger (API data), event (the triggering event), matched (event)
+  SystemTime started_at;
+  SystemTime updated_at;
+  std::optional<SystemTime> ended_at;
+};
+
+// One entry of a run's log: a step executed, with its outcome.
+struct WorkflowRunStep {
+  int64_t seq = 0;
+  std::string run_id;
+  std::string workflow_id;
+  std::string step;
+  int visit = 0;
+  std::string type;
+  std::string outcome;  // done, sent, skipped, yes, no, event, timeout, failed, ...
+  std::string channel;  // for messaging steps
+  json::object detail;
+  SystemTime at;
+};
+
+struct WorkflowRunFilter {
+  std::optional<std::string> workflow_id;
+  std::optional<std::string> usid;
+  std::optional<std::string> status;
+};
+
+// Counts of a workflow's runs and steps (analytics).
+struct WorkflowStats {
+  std::map<std::string, int64_t> runs_by_status;
+  // step -> outcome -> count
+  std::map<std::string, std::map<std::string, int64_t>> steps;
+  // step -> channel -> messages enqueued
+  std::map<std::string, std::map<std::string, int64_t>> sent;
+};
+
 struct OutboxFilter {
   std::optional<std::string> usid;
   std::optional<std::string> status;
@@ -344,6 +408,39 @@ class ReadTxn {
   virtual Result<std::optional<SystemTime>> NextBroadcastRecipientDue(std::string_view broadcast_id,
                                                                       SystemTime after_due,
                                                                       int64_t after_pos) = 0;
+
+  // Workflows (docs/workflows.md). ListWorkflows of every project when `project_id` is empty.
+  virtual Result<std::optional<Workflow>> GetWorkflow(std::string_view project_id,
+                                                      std::string_view id) = 0;
+  virtual Result<std::vector<Workflow>> ListWorkflows(std::string_view project_id,
+                                                      PageRequest page) = 0;
+  // The definition of one version of a workflow, or nullopt.
+  virtual Result<std::optional<json::object>> GetWorkflowVersion(std::string_view workflow_id,
+                                                                 int version) = 0;
+  virtual Result<std::optional<WorkflowRun>> GetRun(std::string_view project_id,
+                                                    std::string_view id) = 0;
+  // Runs of a project by seq, filtered.
+  virtual Result<std::vector<WorkflowRun>> ListRuns(std::string_view project_id,
+                                                    const WorkflowRunFilter& filter,
+                                                    PageRequest page) = 0;
+  // Unfinished (active or held) runs of one customer.
+  virtual Result<std::vector<WorkflowRun>> ListOpenRunsOf(std::string_view project_id,
+                                                          std::string_view usid) = 0;
+  // When the customer last entered the workflow, or nullopt.
+  virtual Result<std::optional<SystemTime>> LastEntry(std::string_view workflow_id,
+                                                      std::string_view usid) = 0;
+  // Active runs of every project with wake_at at or before `now`, earliest first.
+  virtual Result<std::vector<WorkflowRun>> DueRuns(SystemTime now, int limit) = 0;
+  // The earliest wake_at of any active run.
+  virtual Result<std::optional<SystemTime>> NextRunWake() = 0;
+  // A run's log, oldest first, entries with seq greater than `after_seq`.
+  virtual Result<std::vector<WorkflowRunStep>> ListRunSteps(std::string_view run_id,
+                                                            PageRequest page) = 0;
+  virtual Result<WorkflowStats> GetWorkflowStats(std::string_view workflow_id) = 0;
+  // The answer stored for a Workflow Trigger API idempotency key, or nullopt.
+  virtual Result<std::optional<json::object>> GetTriggerAnswer(std::string_view project_id,
+                                                               std::string_view workflow_id,
+                                                               std::string_view key) = 0;
 };
 
 class WriteTxn : public ReadTxn {
@@ -428,6 +525,25 @@ class WriteTxn : public ReadTxn {
   virtual Status InsertBroadcastRecipient(std::string_view project_id,
                                           std::string_view broadcast_id,
                                           const BroadcastRecipient& recipient) = 0;
+  // Inserts the workflow or replaces the one with its id; sets `seq` on insert.
+  virtual Status PutWorkflow(Workflow& workflow) = 0;
+  // Deletes the workflow with its versions, runs and their logs; kNotFound when absent.
+  virtual Status DeleteWorkflow(std::string_view project_id, std::string_view id) = 0;
+  // Stores (or, for a draft edited in place, replaces) one version's definition.
+  virtual Status InsertWorkflowVersion(std::string_view workflow_id, int version,
+                                       const json::object& definition, SystemTime at) = 0;
+  // Inserts a run; sets `seq`.
+  virtual Status InsertRun(WorkflowRun& run) = 0;
+  // Rewrites an existing run's state; kNotFound when absent.
+  virtual Status UpdateRun(const WorkflowRun& run) = 0;
+  // Moves every run of the workflow in status `from` to status `to` (pause and resume).
+  virtual Status SetRunsStatus(std::string_view workflow_id, std::string_view from,
+                               std::string_view to, SystemTime at) = 0;
+  virtual Status InsertRunStep(WorkflowRunStep& step) = 0;
+  // kAlreadyExists when the key already has an answer.
+  virtual Status PutTriggerAnswer(std::string_view project_id, std::string_view workflow_id,
+                                  std::string_view key, const json::object& answer,
+                                  SystemTime at) = 0;
 };
 
 class Store {

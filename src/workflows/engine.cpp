@@ -1,0 +1,1020 @@
+#include "workflows/engine.hpp"
+
+#include <date/tz.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/crypto.hpp"
+#include "common/time_format.hpp"
+#include "core/customers.hpp"
+#include "messaging/compose.hpp"
+
+namespace xoal::workflows {
+namespace {
+
+constexpr size_t kMaxNameLength = 200;
+constexpr size_t kMaxTriggerCustomers = 1000;
+constexpr std::chrono::minutes kRateWindow{1};
+
+// A workflow as the trigger matching sees it: the row and its current definition.
+struct Active {
+  store::Workflow workflow;
+  std::shared_ptr<const Definition> def;
+};
+using ProjectWorkflows = std::vector<std::shared_ptr<const Active>>;
+
+// What a step did: go to a step, end the run, or stop until the run's wake_at.
+struct Outcome {
+  enum Kind { kNext, kEnd, kWait } kind = kNext;
+  std::string next;  // kNext; empty next means kEnd
+};
+
+Outcome GoTo(const std::string& next) {
+  return next.empty() ? Outcome{Outcome::kEnd, {}} : Outcome{Outcome::kNext, next};
+}
+
+const date::time_zone* ZoneNamed(const json::value* v) {
+  if (!v || !v->is_string()) return nullptr;
+  try {
+    return date::locate_zone(std::string(v->get_string()));
+  } catch (const std::exception&) {
+    return nullptr;  // not a zone name: the caller falls back
+  }
+}
+
+// The customer's time zone when the project sends at local time (users_timezone) and the
+// customer has a valid one; else the project's; else UTC.
+const date::time_zone* ZoneFor(const store::Project& project, const store::Customer& customer) {
+  const json::value* users = project.settings.if_contains("users_timezone");
+  if (users && users->is_bool() && users->get_bool()) {
+    if (auto* z = ZoneNamed(customer.attributes.if_contains("timezone"))) return z;
+  }
+  if (auto* z = ZoneNamed(project.settings.if_contains("timezone"))) return z;
+  return date::locate_zone("UTC");
+}
+
+// `base` moved by `span` (backwards when `negative`): days in local calendar days of `zone`, so
+// "1 day" keeps the local time across a daylight-saving change; the rest exactly.
+SystemTime AddSpan(SystemTime base, const Span& span, const date::time_zone* zone,
+                   bool negative = false) {
+  auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(base);
+  if (span.days != 0) {
+    auto local = zone->to_local(ms);
+    local += date::days(negative ? -span.days : span.days);
+    ms = std::chrono::time_point_cast<std::chrono::milliseconds>(
+        zone->to_sys(local, date::choose::earliest));
+  }
+  ms += negative ? -span.exact : span.exact;
+  return SystemTime(ms.time_since_epoch());
+}
+
+// The first instant after `now` at which the local clock of `zone` reads `time_of_day`. On a day
+// whose local time skips it (spring forward), the instant the clock jumps.
+SystemTime NextTimeOfDay(SystemTime now, std::chrono::minutes time_of_day,
+                         const date::time_zone* zone) {
+  auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
+  auto local_day = date::floor<date::days>(zone->to_local(ms));
+  for (int i = 0; i < 3; ++i) {
+    auto candidate = zone->to_sys(local_day + date::days(i) + time_of_day, date::choose::earliest);
+    if (candidate > ms) return SystemTime(candidate.time_since_epoch());
+  }
+  return now + std::chrono::hours(24);  // unreachable: one of three days is after now
+}
+
+std::optional<std::string> KeyOf(const store::Event& e, const std::optional<std::string>& key) {
+  if (!key) return std::nullopt;
+  const json::value* v = e.properties.if_contains(*key);
+  if (!v || v->is_null()) return std::nullopt;
+  if (v->is_string()) return std::string(v->get_string());
+  return json::serialize(*v);
+}
+
+// A deterministic number in [0, 100) for a split: the same run, step and visit always land in
+// the same branch (so a re-executed step after a crash picks the same one).
+int SplitBucket(const std::string& run_id, const std::string& step, int visit) {
+  std::string h = Sha256Hex(fmt::format("{}:{}:{}", run_id, step, visit));
+  return static_cast<int>(std::stoul(h.substr(0, 8), nullptr, 16) % 100);
+}
+
+// Whether the event matches an event filter ({"event", "where"}), evaluated on the event alone.
+bool EventMatches(const std::optional<segments::Condition>& where, const store::Customer& c,
+                  const store::Event& e, SystemTime now) {
+  if (!where) return true;
+  segments::CustomerView view;
+  view.customer = &c;
+  view.events = std::span<const store::Event>(&e, 1);
+  return segments::Matches(*where, view, now);
+}
+
+Status ValidateName(const json::object& body) {
+  const json::value* v = body.if_contains("name");
+  if (!v || !v->is_string() || v->get_string().empty() || v->get_string().size() > kMaxNameLength) {
+    return Status::InvalidArgument("name must be a string of 1 to 200 characters", "name");
+  }
+  return Status::Ok();
+}
+
+// The body without the members that are not part of the definition.
+json::object DefinitionOf(const json::object& body) {
+  json::object d = body;
+  for (const char* k : {"name", "id", "status", "version", "created_at", "updated_at"}) d.erase(k);
+  return d;
+}
+
+}  // namespace
+
+class WorkflowEngine::State {
+ public:
+  State(segments::SegmentEngine& segments, const Clock& clock, messaging::MessageRenderer& renderer,
+        messaging::Outbox* outbox, EngineOptions options)
+      : segments_(segments),
+        clock_(clock),
+        renderer_(renderer),
+        outbox_(outbox),
+        options_(options) {}
+
+  // Constant after construction.
+  segments::SegmentEngine& segments_;
+  const Clock& clock_;
+  messaging::MessageRenderer& renderer_;
+  messaging::Outbox* const outbox_;
+  const EngineOptions options_;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const ProjectWorkflows>> active_;  // guarded by mu_
+  // Parsed definitions by (workflow id, version); versions never change once runs exist.
+  std::map<std::pair<std::string, int>, std::shared_ptr<const Definition>> defs_;  // mu_
+  // Sends per workflow in the current minute, for send_rate_per_minute.
+  std::map<std::string, std::pair<int64_t, int>> rate_;  // guarded by mu_
+  bool stopping_ = false;                                // guarded by mu_
+  bool woken_ = false;                                   // guarded by mu_
+  std::condition_variable cv_;
+  std::thread thread_;
+
+  store::Store& store() { return segments_.store(); }
+
+  std::shared_ptr<const ProjectWorkflows> Snapshot(const std::string& project_id) {
+    std::lock_guard lock(mu_);
+    auto it = active_.find(project_id);
+    return it == active_.end() ? std::make_shared<ProjectWorkflows>() : it->second;
+  }
+
+  Status ReloadProject(const std::string& project_id);
+  Result<std::shared_ptr<const Definition>> DefinitionFor(store::ReadTxn& txn,
+                                                          const std::string& workflow_id,
+                                                          int version);
+  bool TakeSendSlot(const std::string& workflow_id, int limit, SystemTime now,
+                    SystemTime& retry_at);
+
+  // Entry of one customer into a workflow; the run id, or the reason it was skipped.
+  struct Entered {
+    std::string run_id;
+    std::string skipped;
+  };
+  Result<Entered> Enter(store::WriteTxn& txn, const store::Project& project, const Active& wf,
+                        const std::string& usid, json::object context,
+                        std::optional<std::string> key, SystemTime now);
+  Status StartTriggered(store::WriteTxn& txn, const store::Project& project,
+                        const segments::AppliedWrite& applied);
+  Status UpdateOpenRuns(store::WriteTxn& txn, const store::Project& project,
+                        const std::string& usid, const segments::AppliedWrite& applied);
+
+  Status EndRun(store::WriteTxn& txn, store::WorkflowRun& run, std::string status, SystemTime now);
+  Status Advance(store::WriteTxn& txn, const std::string& project_id, const std::string& run_id,
+                 SystemTime now, bool& sent);
+  bool AdvanceDue();
+  void Run();
+};
+
+Status WorkflowEngine::State::ReloadProject(const std::string& project_id) {
+  auto snapshot = std::make_shared<ProjectWorkflows>();
+  XOAL_RETURN_IF_ERROR(store().Read([&](store::ReadTxn& txn) {
+    store::PageRequest page{0, 500};
+    while (true) {
+      XOAL_ASSIGN_OR_RETURN(auto rows, txn.ListWorkflows(project_id, page));
+      for (auto& w : rows) {
+        if (w.status != "active") continue;
+        auto def = ParseDefinition(w.definition);
+        if (!def.ok()) {
+          spdlog::error("workflow_unreadable project_id={} workflow_id={} error=\"{}\"",
+                        w.project_id, w.id, def.status().message());
+          continue;
+        }
+        snapshot->push_back(std::make_shared<const Active>(
+            Active{std::move(w), std::make_shared<const Definition>(std::move(*def))}));
+      }
+      if (rows.size() < static_cast<size_t>(page.limit)) return Status::Ok();
+      page.after_seq = rows.back().seq;
+    }
+  }));
+  std::lock_guard lock(mu_);
+  active_[project_id] = std::move(snapshot);
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const Definition>> WorkflowEngine::State::DefinitionFor(
+    store::ReadTxn& txn, const std::string& workflow_id, int version) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = defs_.find({workflow_id, version});
+    if (it != defs_.end()) return it->second;
+  }
+  XOAL_ASSIGN_OR_RETURN(auto body, txn.GetWorkflowVersion(workflow_id, version));
+  if (!body)
+    return Status::NotFound(fmt::format("workflow {} has no version {}", workflow_id, version));
+  XOAL_ASSIGN_OR_RETURN(auto def, ParseDefinition(*body));
+  auto shared = std::make_shared<const Definition>(std::move(def));
+  std::lock_guard lock(mu_);
+  defs_[{workflow_id, version}] = shared;
+  return shared;
+}
+
+bool WorkflowEngine::State::TakeSendSlot(const std::string& workflow_id, int limit, SystemTime now,
+                                         SystemTime& retry_at) {
+  if (limit <= 0) return true;
+  int64_t window = ToEpochMillis(now) / std::chrono::milliseconds(kRateWindow).count();
+  std::lock_guard lock(mu_);
+  auto& [current, count] = rate_[workflow_id];
+  if (current != window) {
+    current = window;
+    count = 0;
+  }
+  if (count >= limit) {
+    retry_at = FromEpochMillis((window + 1) * std::chrono::milliseconds(kRateWindow).count());
+    return false;
+  }
+  ++count;
+  return true;
+}
+
+Result<WorkflowEngine::State::Entered> WorkflowEngine::State::Enter(
+    store::WriteTxn& txn, const store::Project& project, const Active& wf, const std::string& usid,
+    json::object context, std::optional<std::string> key, SystemTime now) {
+  const Definition& def = *wf.def;
+  XOAL_ASSIGN_OR_RETURN(auto customer,
+                        txn.FindCustomer(project.id, store::CustomerKey::kUsid, usid));
+  if (!customer) return Entered{{}, "customer_not_found"};
+  if (def.entry.re_entry != ReEntry::kAlways) {
+    XOAL_ASSIGN_OR_RETURN(auto last, txn.LastEntry(wf.workflow.id, usid));
+    if (last && def.entry.re_entry == ReEntry::kNever) return Entered{{}, "already_entered"};
+    if (last && AddSpan(*last, def.entry.cooldown, ZoneFor(project, *customer)) > now) {
+      return Entered{{}, "cooling_down"};
+    }
+  }
+  if (def.entry.filter) {
+    XOAL_ASSIGN_OR_RETURN(
+        bool ok, segments::MatchesStoredCustomer(txn, project, *def.entry.filter, *customer, now));
+    if (!ok) return Entered{{}, "filter_not_matched"};
+  }
+  store::WorkflowRun run;
+  run.project_id = project.id;
+  run.id = "run_" + RandomAlnum(20);
+  run.workflow_id = wf.workflow.id;
+  run.version = wf.workflow.version;
+  run.usid = usid;
+  run.run_key = std::move(key);
+  run.status = "active";
+  run.step = def.start;
+  run.wake_at = now;
+  run.context = std::move(context);
+  run.started_at = now;
+  run.updated_at = now;
+  XOAL_RETURN_IF_ERROR(txn.InsertRun(run));
+  spdlog::debug("workflow_run_started project_id={} workflow_id={} run_id={} customer_id={}",
+                project.id, wf.workflow.id, run.id, usid);
+  return Entered{run.id, {}};
+}
+
+Status WorkflowEngine::State::StartTriggered(store::WriteTxn& txn, const store::Project& project,
+                                             const segments::AppliedWrite& applied) {
+  auto workflows = Snapshot(project.id);
+  if (workflows->empty()) return Status::Ok();
+  SystemTime now = applied.at;
+  for (const auto& e : applied.events) {
+    std::optional<store::Customer> customer;
+    for (const auto& wf : *workflows) {
+      const workflows::Trigger& t = wf->def->trigger;
+      if (t.type != TriggerType::kEvent || t.event != e.name) continue;
+      if (!customer) {
+        XOAL_ASSIGN_OR_RETURN(customer,
+                              txn.FindCustomer(project.id, store::CustomerKey::kUsid, e.usid));
+        if (!customer) break;
+      }
+      if (!EventMatches(t.where, *customer, e, now)) continue;
+      json::object context{{"event", core::EventToJson(e)}};
+      XOAL_RETURN_IF_ERROR(
+          Enter(txn, project, *wf, e.usid, std::move(context), KeyOf(e, t.key), now).status());
+    }
+  }
+  for (const auto& m : applied.memberships) {
+    for (const auto& wf : *workflows) {
+      const workflows::Trigger& t = wf->def->trigger;
+      bool wanted = (t.type == TriggerType::kSegmentEntered && m.entered) ||
+                    (t.type == TriggerType::kSegmentLeft && !m.entered);
+      if (!wanted || t.segment_id != m.segment_id) continue;
+      json::object context{{"segment", json::object{{"id", m.segment_id},
+                                                    {"change", m.entered ? "entered" : "left"}}}};
+      XOAL_RETURN_IF_ERROR(
+          Enter(txn, project, *wf, m.usid, std::move(context), std::nullopt, now).status());
+    }
+  }
+  for (const auto& [usid, names] : applied.attributes) {
+    for (const auto& wf : *workflows) {
+      const workflows::Trigger& t = wf->def->trigger;
+      if (t.type != TriggerType::kAttributeChanged || !names.contains(t.attribute)) continue;
+      json::object context{{"attribute", t.attribute}};
+      XOAL_RETURN_IF_ERROR(
+          Enter(txn, project, *wf, usid, std::move(context), std::nullopt, now).status());
+    }
+  }
+  return Status::Ok();
+}
+
+// Waits resolved and goals met by what the write applied, for one customer's open runs.
+Status WorkflowEngine::State::UpdateOpenRuns(store::WriteTxn& txn, const store::Project& project,
+                                             const std::string& usid,
+                                             const segments::AppliedWrite& applied) {
+  XOAL_ASSIGN_OR_RETURN(auto runs, txn.ListOpenRunsOf(project.id, usid));
+  if (runs.empty()) return Status::Ok();
+  XOAL_ASSIGN_OR_RETURN(auto customer,
+                        txn.FindCustomer(project.id, store::CustomerKey::kUsid, usid));
+  if (!customer) return Status::Ok();
+  SystemTime now = applied.at;
+  for (auto& run : runs) {
+    XOAL_ASSIGN_OR_RETURN(auto def, DefinitionFor(txn, run.workflow_id, run.version));
+    bool converted = false;
+    bool changed = false;
+    for (const auto& e : applied.events) {
+      if (e.usid != usid) continue;
+      const std::optional<Goal>& goal = def->goal;
+      if (goal && goal->event == e.name && EventMatches(goal->where, *customer, e, now)) {
+        // A keyed run converts only on an event with its key (or one without the key at all).
+        auto key = KeyOf(e, def->trigger.key);
+        if (!run.run_key || !key || *key == *run.run_key) {
+          run.context["converted_by"] = core::EventToJson(e);
+          converted = true;
+          break;
+        }
+      }
+      auto step = def->steps.find(run.step);
+      if (run.waiting && run.wait_event == e.name && step != def->steps.end() &&
+          !run.context.contains("matched")) {
+        auto key = KeyOf(e, def->trigger.key);
+        if (step->second.match_key && run.run_key && key != run.run_key) continue;
+        run.context["matched"] = core::EventToJson(e);
+        run.wake_at = now;
+        changed = true;
+      }
+    }
+    if (!converted && def->goal && def->goal->condition) {
+      XOAL_ASSIGN_OR_RETURN(converted, segments::MatchesStoredCustomer(
+                                           txn, project, *def->goal->condition, *customer, now));
+    }
+    if (converted) {
+      store::WorkflowRunStep log{
+          0, run.id, run.workflow_id, "goal", ++run.visits, "goal", "converted", "", {}, now};
+      XOAL_RETURN_IF_ERROR(txn.InsertRunStep(log));
+      XOAL_RETURN_IF_ERROR(EndRun(txn, run, "converted", now));
+    } else if (changed) {
+      run.updated_at = now;
+      XOAL_RETURN_IF_ERROR(txn.UpdateRun(run));
+    }
+  }
+  return Status::Ok();
+}
+
+Status WorkflowEngine::State::EndRun(store::WriteTxn& txn, store::WorkflowRun& run,
+                                     std::string status, SystemTime now) {
+  run.status = std::move(status);
+  run.step.clear();
+  run.waiting = false;
+  run.wake_at.reset();
+  run.wait_event.reset();
+  run.ended_at = now;
+  run.updated_at = now;
+  return txn.UpdateRun(run);
+}
+
+// ---- advancing a run ----
+
+namespace {
+
+// Everything one advance of one run works with.
+struct RunContext {
+  store::WriteTxn& txn;
+  WorkflowEngine::State& state;
+  const store::Project& project;
+  store::Customer& customer;
+  store::WorkflowRun& run;
+  const Definition& def;
+  SystemTime now;
+  bool sent = false;
+};
+
+Status Log(RunContext& c, const Step& step, std::string outcome, std::string channel = {},
+           json::object detail = {}) {
+  store::WorkflowRunStep log{
+      0,         c.run.id,           c.run.workflow_id,  step.name,         ++c.run.visits,
+      step.type, std::move(outcome), std::move(channel), std::move(detail), c.now};
+  return c.txn.InsertRunStep(log);
+}
+
+// Sets the run waiting at the current step until `at` (at once when `at` is not after now).
+Outcome WaitUntil(RunContext& c, SystemTime at) {
+  c.run.waiting = true;
+  c.run.wake_at = std::max(at, c.now);
+  return Outcome{Outcome::kWait, {}};
+}
+
+Result<Outcome> ExecuteWait(RunContext& c, const Step& step) {
+  const date::time_zone* zone = ZoneFor(c.project, c.customer);
+  if (c.run.waiting) {  // woken: the wait is over
+    c.run.waiting = false;
+    c.run.wait_event.reset();
+    if (step.type == "wait_for_event") {
+      bool matched = c.run.context.contains("matched");
+      json::object detail;
+      if (matched) detail["event"] = c.run.context["matched"];
+      c.run.context.erase("matched");
+      XOAL_RETURN_IF_ERROR(Log(c, step, matched ? "event" : "timeout", {}, std::move(detail)));
+      return GoTo(matched ? step.next : step.timeout_next);
+    }
+    XOAL_RETURN_IF_ERROR(Log(c, step, "done"));
+    return GoTo(step.next);
+  }
+  if (step.type == "delay") return WaitUntil(c, AddSpan(c.now, step.duration, zone));
+  if (step.type == "wait_for_event") {
+    c.run.context.erase("matched");
+    c.run.wait_event = step.event;
+    c.run.waiting = true;
+    c.run.wake_at.reset();
+    if (step.timeout) c.run.wake_at = AddSpan(c.now, *step.timeout, zone);
+    return Outcome{Outcome::kWait, {}};
+  }
+  if (step.time_of_day) return WaitUntil(c, NextTimeOfDay(c.now, *step.time_of_day, zone));
+  auto t = ParseJsonTime(segments::CustomerAttribute(c.customer, step.attribute));
+  if (!t) {
+    XOAL_RETURN_IF_ERROR(
+        Log(c, step, "skipped", {}, json::object{{"reason", "the attribute is not a time"}}));
+    return GoTo(step.next);
+  }
+  return WaitUntil(c, AddSpan(*t, step.offset, zone, step.offset_negative));
+}
+
+Result<Outcome> ExecuteSend(RunContext& c, const Step& step) {
+  SystemTime retry_at;
+  if (!c.state.TakeSendSlot(c.run.workflow_id, c.def.send_rate_per_minute, c.now, retry_at)) {
+    c.run.wake_at = retry_at;  // the step runs again when the next minute opens
+    return Outcome{Outcome::kWait, {}};
+  }
+  auto channel = *messaging::ParseChannel(step.channel);
+  bool is_request = step.type == "http_request";
+  auto fail = [&](const Status& st, std::string_view outcome) -> Result<Outcome> {
+    XOAL_RETURN_IF_ERROR(
+        Log(c, step, std::string(outcome), step.channel, json::object{{"reason", st.message()}}));
+    return GoTo(step.next);
+  };
+  auto to = messaging::RecipientAddress(channel, c.customer);
+  if (!to) {
+    return fail(
+        Status::InvalidArgument(
+            "the customer has no " + std::string(messaging::AddressName(channel)), "customer"),
+        "skipped");
+  }
+  json::value event = c.run.context.contains("event") ? c.run.context["event"] : json::value();
+  const json::value* trig = c.run.context.if_contains("trigger");
+  json::object trigger = trig && trig->is_object() ? trig->get_object() : json::object();
+  XOAL_ASSIGN_OR_RETURN(auto data,
+                        messaging::BuildTemplateData(c.txn, c.project, c.customer, trigger, event));
+  auto rendered = c.state.renderer_.Render(c.project, c.customer, step.message, data);
+  if (!rendered.ok()) return fail(rendered.status(), "failed");
+  json::object content = std::move(rendered->message);
+  const json::value* tx = content.if_contains("transactional");
+  bool transactional = is_request || (tx && tx->is_bool() && tx->get_bool());
+  content.erase("transactional");
+  if (Status valid = messaging::CheckOutgoing(channel, content, transactional); !valid.ok()) {
+    return fail(valid, "failed");
+  }
+  if (channel != messaging::Channel::kWebhook) content["to"] = *to;
+  // One key per run and visit: the same visit never enqueues twice, a loop's next visit does.
+  std::string key = fmt::format("wf-{}-{}", c.run.id, c.run.visits + 1);
+  messaging::EnqueueRequest request{c.project.id, c.customer.usid, channel, std::move(content),
+                                    key,          transactional};
+  auto queued = messaging::EnqueueInTxn(c.txn, request, c.now);
+  if (!queued.ok()) return fail(queued.status(), "failed");
+  c.sent = true;
+  XOAL_RETURN_IF_ERROR(Log(c, step, is_request ? "requested" : "sent", step.channel,
+                           json::object{{"message_id", queued->message.id}}));
+  return GoTo(step.next);
+}
+
+Result<Outcome> ExecuteAction(RunContext& c, const Step& step) {
+  const std::string& pid = c.project.id;
+  Status st;
+  if (step.type == "update_attributes") {
+    core::WriteContext ctx{&c.project, c.now, c.now, "workflow", nullptr};
+    auto updated = core::PatchCustomer(c.txn, ctx, c.customer.usid, step.attributes);
+    if (updated.ok()) c.customer = std::move(*updated);
+    st = updated.status();
+  } else if (step.type == "add_tag") {
+    st = c.txn.AddTag(pid, c.customer.usid, step.tag, c.now);
+  } else if (step.type == "remove_tag") {
+    st = c.txn.RemoveTag(pid, c.customer.usid, step.tag);
+    if (st.IsNotFound()) st = Status::Ok();
+  } else {
+    st = c.state.segments_.ChangeManualMemberInTxn(c.txn, pid, step.segment_id, c.customer.usid,
+                                                   step.type == "add_to_segment");
+  }
+  if (!st.ok() && st.code() == StatusCode::kInternal) return st;
+  if (!st.ok()) {
+    XOAL_RETURN_IF_ERROR(Log(c, step, "failed", {}, json::object{{"reason", st.message()}}));
+  } else {
+    XOAL_RETURN_IF_ERROR(Log(c, step, "done"));
+  }
+  return GoTo(step.next);
+}
+
+Result<Outcome> Execute(RunContext& c, const Step& step) {
+  if (step.IsWait()) return ExecuteWait(c, step);
+  if (step.type.starts_with("send_") || step.type == "http_request") return ExecuteSend(c, step);
+  if (step.type == "branch") {
+    XOAL_ASSIGN_OR_RETURN(bool yes, segments::MatchesStoredCustomer(
+                                        c.txn, c.project, *step.condition, c.customer, c.now));
+    XOAL_RETURN_IF_ERROR(Log(c, step, yes ? "yes" : "no"));
+    return GoTo(yes ? step.yes : step.no);
+  }
+  if (step.type == "split") {
+    int bucket = SplitBucket(c.run.id, step.name, c.run.visits + 1);
+    for (size_t i = 0; i < step.branches.size(); ++i) {
+      bucket -= step.branches[i].percent;
+      if (bucket < 0) {
+        XOAL_RETURN_IF_ERROR(Log(c, step, fmt::format("branch_{}", i)));
+        return GoTo(step.branches[i].next);
+      }
+    }
+    return GoTo({});  // unreachable: the percentages add up to 100
+  }
+  if (step.type == "exit") {
+    XOAL_RETURN_IF_ERROR(Log(c, step, "exit"));
+    return GoTo({});
+  }
+  return ExecuteAction(c, step);
+}
+
+}  // namespace
+
+Status WorkflowEngine::State::Advance(store::WriteTxn& txn, const std::string& project_id,
+                                      const std::string& run_id, SystemTime now, bool& sent) {
+  XOAL_ASSIGN_OR_RETURN(auto run, txn.GetRun(project_id, run_id));
+  // Re-read inside the write: a run woken, converted or held since the page was read is left.
+  if (!run || run->status != "active" || !run->wake_at || *run->wake_at > now) return Status::Ok();
+  XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(project_id));
+  XOAL_ASSIGN_OR_RETURN(auto customer,
+                        txn.FindCustomer(project_id, store::CustomerKey::kUsid, run->usid));
+  if (!project || !customer) return EndRun(txn, *run, "exited", now);
+  XOAL_ASSIGN_OR_RETURN(auto def, DefinitionFor(txn, run->workflow_id, run->version));
+  if (def->goal && def->goal->condition) {
+    XOAL_ASSIGN_OR_RETURN(bool met, segments::MatchesStoredCustomer(
+                                        txn, *project, *def->goal->condition, *customer, now));
+    if (met) {
+      store::WorkflowRunStep log{
+          0, run->id, run->workflow_id, "goal", ++run->visits, "goal", "converted", "", {}, now};
+      XOAL_RETURN_IF_ERROR(txn.InsertRunStep(log));
+      return EndRun(txn, *run, "converted", now);
+    }
+  }
+  RunContext c{txn, *this, *project, *customer, *run, *def, now};
+  for (int i = 0; i < options_.max_steps_per_wake; ++i) {
+    const Step& step = def->steps.at(run->step);
+    XOAL_ASSIGN_OR_RETURN(Outcome o, Execute(c, step));
+    if (o.kind == Outcome::kWait) break;
+    if (o.kind == Outcome::kEnd) {
+      sent = sent || c.sent;
+      return EndRun(txn, *run, "completed", now);
+    }
+    run->step = o.next;
+    run->wake_at = now;  // due again at once if the step budget runs out here
+  }
+  sent = sent || c.sent;
+  run->updated_at = now;
+  return txn.UpdateRun(*run);
+}
+
+bool WorkflowEngine::State::AdvanceDue() {
+  SystemTime now = clock_.SystemNow();
+  std::vector<store::WorkflowRun> due;
+  Status st = store().Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(due, txn.DueRuns(now, options_.due_page));
+    return Status::Ok();
+  });
+  if (!st.ok() || due.empty()) return false;
+  bool sent = false;
+  std::vector<std::pair<std::string, std::string>> failed;
+  st = store().Write([&](store::WriteTxn& txn) {
+    sent = false;
+    failed.clear();
+    for (const auto& r : due) {
+      // Each run on its own: one that fails is rolled back alone and marked failed below.
+      Status one =
+          txn.Nested([&](store::WriteTxn& t) { return Advance(t, r.project_id, r.id, now, sent); });
+      if (!one.ok()) failed.emplace_back(r.id, one.message());
+      if (!one.ok()) {
+        XOAL_RETURN_IF_ERROR(txn.Nested([&](store::WriteTxn& t) {
+          XOAL_ASSIGN_OR_RETURN(auto run, t.GetRun(r.project_id, r.id));
+          if (!run) return Status::Ok();
+          store::WorkflowRunStep log{0,
+                                     run->id,
+                                     run->workflow_id,
+                                     run->step,
+                                     ++run->visits,
+                                     "error",
+                                     "failed",
+                                     "",
+                                     json::object{{"reason", one.message()}},
+                                     now};
+          XOAL_RETURN_IF_ERROR(t.InsertRunStep(log));
+          return EndRun(t, *run, "failed", now);
+        }));
+      }
+    }
+    return Status::Ok();
+  });
+  for (const auto& [id, why] : failed) {
+    spdlog::error("workflow_run_failed run_id={} error=\"{}\"", id, why);
+  }
+  if (!st.ok()) {
+    spdlog::error("workflow_advance_failed runs={} error=\"{}\"", due.size(), st.message());
+    return false;
+  }
+  if (sent && outbox_) outbox_->Wake();
+  return true;
+}
+
+void WorkflowEngine::State::Run() {
+  while (true) {
+    bool busy = AdvanceDue();
+    std::optional<SystemTime> next;
+    (void)store().Read([&](store::ReadTxn& txn) {
+      XOAL_ASSIGN_OR_RETURN(next, txn.NextRunWake());
+      return Status::Ok();
+    });
+    std::unique_lock lock(mu_);
+    if (stopping_) return;
+    if (busy) continue;
+    auto wait = options_.idle_wait;
+    if (next) {
+      auto until =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.SystemNow());
+      wait = std::clamp(until, std::chrono::milliseconds(0), wait);
+    }
+    cv_.wait_for(lock, wait, [this] { return stopping_ || woken_; });
+    woken_ = false;
+    if (stopping_) return;
+  }
+}
+
+// ---- the public face ----
+
+WorkflowEngine::WorkflowEngine(segments::SegmentEngine& segments, const Clock& clock,
+                               messaging::MessageRenderer& renderer, messaging::Outbox* outbox,
+                               EngineOptions options)
+    : state_(std::make_unique<State>(segments, clock, renderer, outbox, options)) {}
+
+WorkflowEngine::~WorkflowEngine() { Stop(); }
+
+Status WorkflowEngine::Load() {
+  std::set<std::string> projects;
+  XOAL_RETURN_IF_ERROR(state_->store().Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(auto rows, txn.ListProjects());
+    for (const auto& p : rows) projects.insert(p.id);
+    return Status::Ok();
+  }));
+  for (const auto& p : projects) XOAL_RETURN_IF_ERROR(state_->ReloadProject(p));
+  state_->segments_.SetObserver(this);
+  return Status::Ok();
+}
+
+void WorkflowEngine::Start() {
+  std::lock_guard lock(state_->mu_);
+  state_->stopping_ = false;
+  state_->thread_ = std::thread([this] { state_->Run(); });
+}
+
+void WorkflowEngine::Stop() {
+  {
+    std::lock_guard lock(state_->mu_);
+    state_->stopping_ = true;
+  }
+  state_->cv_.notify_all();
+  if (state_->thread_.joinable()) state_->thread_.join();
+}
+
+void WorkflowEngine::Wake() {
+  {
+    std::lock_guard lock(state_->mu_);
+    state_->woken_ = true;
+  }
+  state_->cv_.notify_all();
+}
+
+void WorkflowEngine::RunDueForTest() {
+  while (state_->AdvanceDue()) {
+  }
+}
+
+Status WorkflowEngine::OnApplied(store::WriteTxn& txn, const segments::AppliedWrite& applied) {
+  XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(applied.project_id));
+  if (!project) return Status::Ok();
+  for (const auto& usid : applied.customers) {
+    XOAL_RETURN_IF_ERROR(state_->UpdateOpenRuns(txn, *project, usid, applied));
+  }
+  return state_->StartTriggered(txn, *project, applied);
+}
+
+void WorkflowEngine::OnCommitted() { Wake(); }
+
+Result<store::Workflow> WorkflowEngine::Create(const store::Project& project,
+                                               const json::object& body) {
+  XOAL_RETURN_IF_ERROR(ValidateName(body));
+  json::object definition = DefinitionOf(body);
+  XOAL_RETURN_IF_ERROR(ParseDefinition(definition).status());
+  SystemTime now = state_->clock_.SystemNow();
+  store::Workflow w{
+      0,       project.id, "wf_" + RandomAlnum(16), std::string(body.at("name").get_string()),
+      "draft", 1,          std::move(definition),   now,
+      now};
+  XOAL_RETURN_IF_ERROR(state_->store().Write([&](store::WriteTxn& txn) {
+    XOAL_RETURN_IF_ERROR(txn.PutWorkflow(w));
+    return txn.InsertWorkflowVersion(w.id, w.version, w.definition, now);
+  }));
+  spdlog::info("workflow_created project_id={} workflow_id={}", project.id, w.id);
+  return w;
+}
+
+Result<store::Workflow> WorkflowEngine::Replace(const store::Project& project, std::string_view id,
+                                                const json::object& body) {
+  XOAL_RETURN_IF_ERROR(ValidateName(body));
+  json::object definition = DefinitionOf(body);
+  XOAL_RETURN_IF_ERROR(ParseDefinition(definition).status());
+  SystemTime now = state_->clock_.SystemNow();
+  store::Workflow out;
+  XOAL_RETURN_IF_ERROR(state_->store().Write([&](store::WriteTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(auto w, txn.GetWorkflow(project.id, id));
+    if (!w) return Status::NotFound("no workflow with id " + std::string(id));
+    if (w->status == "archived") return Status::Conflict("an archived workflow cannot change");
+    w->name = std::string(body.at("name").get_string());
+    if (w->definition != definition) {
+      // A draft has no runs: it changes in place. Otherwise runs keep their version.
+      if (w->status != "draft") ++w->version;
+      w->definition = definition;
+      XOAL_RETURN_IF_ERROR(txn.InsertWorkflowVersion(w->id, w->version, definition, now));
+    }
+    w->updated_at = now;
+    XOAL_RETURN_IF_ERROR(txn.PutWorkflow(*w));
+    out = *w;
+    return Status::Ok();
+  }));
+  XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
+  return out;
+}
+
+Status WorkflowEngine::Delete(const store::Project& project, std::string_view id) {
+  XOAL_RETURN_IF_ERROR(state_->store().Write([&](store::WriteTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(auto w, txn.GetWorkflow(project.id, id));
+    if (!w) return Status::NotFound("no workflow with id " + std::string(id));
+    if (w->status == "active" || w->status == "paused") {
+      return Status::Conflict("archive the workflow before deleting it", "status");
+    }
+    return txn.DeleteWorkflow(project.id, id);
+  }));
+  return state_->ReloadProject(project.id);
+}
+
+Result<store::Workflow> WorkflowEngine::Transition(const store::Project& project,
+                                                   std::string_view id, std::string_view action) {
+  SystemTime now = state_->clock_.SystemNow();
+  store::Workflow out;
+  XOAL_RETURN_IF_ERROR(state_->store().Write([&](store::WriteTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(auto w, txn.GetWorkflow(project.id, id));
+    if (!w) return Status::NotFound("no workflow with id " + std::string(id));
+    const std::string from = w->status;
+    if (action == "activate" && (from == "draft" || from == "paused")) {
+      w->status = "active";
+      XOAL_RETURN_IF_ERROR(txn.SetRunsStatus(w->id, "held", "active", now));
+    } else if (action == "pause" && from == "active") {
+      w->status = "paused";
+      XOAL_RETURN_IF_ERROR(txn.SetRunsStatus(w->id, "active", "held", now));
+    } else if (action == "archive" && from != "archived") {
+      w->status = "archived";
+      XOAL_RETURN_IF_ERROR(txn.SetRunsStatus(w->id, "active", "exited", now));
+      XOAL_RETURN_IF_ERROR(txn.SetRunsStatus(w->id, "held", "exited", now));
+    } else {
+      return Status::Conflict(fmt::format("a {} workflow cannot {}", from, action), "status");
+    }
+    w->updated_at = now;
+    XOAL_RETURN_IF_ERROR(txn.PutWorkflow(*w));
+    out = *w;
+    return Status::Ok();
+  }));
+  spdlog::info("workflow_status project_id={} workflow_id={} status={}", project.id, out.id,
+               out.status);
+  XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
+  Wake();
+  return out;
+}
+
+namespace {
+
+struct TriggerRequest {
+  std::vector<json::object> customers;
+  json::object data;
+  std::string idempotency_key;
+};
+
+Result<TriggerRequest> ParseTriggerRequest(const json::object& body) {
+  TriggerRequest r;
+  const json::value* cs = body.if_contains("customers");
+  if (!cs || !cs->is_array() || cs->get_array().empty() ||
+      cs->get_array().size() > kMaxTriggerCustomers) {
+    return Status::InvalidArgument("customers must be a list of 1 to 1000 customers", "customers");
+  }
+  for (size_t i = 0; i < cs->get_array().size(); ++i) {
+    const json::object* c = cs->get_array()[i].if_object();
+    bool named = c && std::any_of(c->begin(), c->end(), [](const auto& kv) {
+                   return (kv.key() == "usid" || kv.key() == "user_id" || kv.key() == "email") &&
+                          kv.value().is_string();
+                 });
+    if (!named) {
+      return Status::InvalidArgument("each customer needs a usid, user_id or email",
+                                     fmt::format("customers[{}]", i));
+    }
+    r.customers.push_back(*c);
+  }
+  if (const json::value* d = body.if_contains("data"); d && !d->is_null()) {
+    if (!d->is_object()) return Status::InvalidArgument("data must be an object", "data");
+    r.data = d->get_object();
+  }
+  auto key = OptionalString(body, "idempotency_key");
+  if (!key.ok()) return key.status();
+  r.idempotency_key = key->value_or("");
+  if (key->has_value() && (r.idempotency_key.empty() || r.idempotency_key.size() > 200)) {
+    return Status::InvalidArgument("idempotency_key must be 1 to 200 characters",
+                                   "idempotency_key");
+  }
+  return r;
+}
+
+// The customer a Trigger API entry names, created when allowed; nullopt when there is none.
+Result<std::optional<store::Customer>> TriggerCustomer(store::WriteTxn& txn,
+                                                       const store::Project& project,
+                                                       const json::object& ref, bool create,
+                                                       SystemTime now) {
+  static const std::pair<const char*, store::CustomerKey> kKeys[] = {
+      {"usid", store::CustomerKey::kUsid},
+      {"user_id", store::CustomerKey::kUserId},
+      {"email", store::CustomerKey::kEmail}};
+  for (const auto& [name, key] : kKeys) {
+    const json::value* v = ref.if_contains(name);
+    if (!v || !v->is_string()) continue;
+    std::string value(v->get_string());
+    if (key == store::CustomerKey::kEmail) {
+      auto normal = core::NormalizeEmail(value);
+      if (!normal.ok()) return std::optional<store::Customer>();
+      value = *normal;
+    }
+    XOAL_ASSIGN_OR_RETURN(auto found, core::ResolveCustomer(txn, project.id, key, value));
+    if (found) return found;
+  }
+  if (!create || ref.contains("usid")) return std::optional<store::Customer>();
+  core::WriteContext ctx{&project, now, now, "workflow", nullptr};
+  XOAL_ASSIGN_OR_RETURN(auto up, core::UpsertCustomer(txn, ctx, ref));
+  return std::optional<store::Customer>(std::move(up.customer));
+}
+
+}  // namespace
+
+Result<json::object> WorkflowEngine::Trigger(const store::Project& project, std::string_view id,
+                                             const json::object& body) {
+  XOAL_ASSIGN_OR_RETURN(auto request, ParseTriggerRequest(body));
+  SystemTime now = state_->clock_.SystemNow();
+  json::object answer;
+  XOAL_RETURN_IF_ERROR(state_->store().Write([&](store::WriteTxn& txn) {
+    if (!request.idempotency_key.empty()) {
+      XOAL_ASSIGN_OR_RETURN(auto seen,
+                            txn.GetTriggerAnswer(project.id, id, request.idempotency_key));
+      if (seen) {
+        answer = std::move(*seen);
+        return Status::Ok();
+      }
+    }
+    XOAL_ASSIGN_OR_RETURN(auto w, txn.GetWorkflow(project.id, id));
+    if (!w) return Status::NotFound("no workflow with id " + std::string(id));
+    XOAL_ASSIGN_OR_RETURN(auto def, state_->DefinitionFor(txn, w->id, w->version));
+    if (w->status != "active") return Status::Conflict("the workflow is not active", "status");
+    if (def->trigger.type != TriggerType::kApi) {
+      return Status::Conflict("the workflow's trigger is not api", "trigger.type");
+    }
+    Active wf{*w, def};
+    json::array runs, skipped;
+    for (const auto& ref : request.customers) {
+      XOAL_ASSIGN_OR_RETURN(auto customer,
+                            TriggerCustomer(txn, project, ref, def->trigger.create_customers, now));
+      State::Entered entered{{}, "customer_not_found"};
+      if (customer) {
+        json::object context{{"trigger", request.data}};
+        XOAL_ASSIGN_OR_RETURN(entered, state_->Enter(txn, project, wf, customer->usid,
+                                                     std::move(context), std::nullopt, now));
+      }
+      if (entered.run_id.empty()) {
+        skipped.push_back(json::object{{"customer", ref}, {"reason", entered.skipped}});
+      } else {
+        json::object named = ref;
+        named["usid"] = customer->usid;
+        runs.push_back(json::object{{"customer", std::move(named)}, {"run_id", entered.run_id}});
+      }
+    }
+    answer = json::object{{"runs", std::move(runs)}, {"skipped", std::move(skipped)}};
+    if (request.idempotency_key.empty()) return Status::Ok();
+    return txn.PutTriggerAnswer(project.id, id, request.idempotency_key, answer, now);
+  }));
+  Wake();
+  return answer;
+}
+
+json::object WorkflowToJson(const store::Workflow& w) {
+  json::object out = w.definition;
+  out["id"] = w.id;
+  out["name"] = w.name;
+  out["status"] = w.status;
+  out["version"] = w.version;
+  out["created_at"] = FormatIsoTime(w.created_at);
+  out["updated_at"] = FormatIsoTime(w.updated_at);
+  return out;
+}
+
+json::object RunToJson(const store::WorkflowRun& r) {
+  auto time = [](const std::optional<SystemTime>& t) {
+    return t ? json::value(FormatIsoTime(*t)) : json::value(nullptr);
+  };
+  return json::object{{"id", r.id},
+                      {"workflow_id", r.workflow_id},
+                      {"version", r.version},
+                      {"usid", r.usid},
+                      {"key", r.run_key ? json::value(*r.run_key) : json::value(nullptr)},
+                      {"status", r.status},
+                      {"step", r.step.empty() ? json::value(nullptr) : json::value(r.step)},
+                      {"waiting", r.waiting},
+                      {"wake_at", time(r.wake_at)},
+                      {"started_at", FormatIsoTime(r.started_at)},
+                      {"updated_at", FormatIsoTime(r.updated_at)},
+                      {"ended_at", time(r.ended_at)}};
+}
+
+json::object RunStepToJson(const store::WorkflowRunStep& s) {
+  json::object out{{"step", s.step},       {"visit", s.visit},   {"type", s.type},
+                   {"outcome", s.outcome}, {"detail", s.detail}, {"at", FormatIsoTime(s.at)}};
+  if (!s.channel.empty()) out["channel"] = s.channel;
+  return out;
+}
+
+json::object StatsToJson(const store::WorkflowStats& stats) {
+  auto runs = [&](const char* status) {
+    auto it = stats.runs_by_status.find(status);
+    return it == stats.runs_by_status.end() ? int64_t{0} : it->second;
+  };
+  int64_t entered = 0;
+  for (const auto& [status, n] : stats.runs_by_status) entered += n;
+  json::object sent_total;
+  json::object steps;
+  for (const auto& [step, outcomes] : stats.steps) {
+    int64_t invoked = 0;
+    json::object by_outcome;
+    for (const auto& [outcome, n] : outcomes) {
+      invoked += n;
+      by_outcome[outcome] = n;
+    }
+    json::object sent;
+    if (auto it = stats.sent.find(step); it != stats.sent.end()) {
+      for (const auto& [channel, n] : it->second) {
+        sent[channel] = n;
+        int64_t before = sent_total.contains(channel) ? sent_total[channel].as_int64() : 0;
+        sent_total[channel] = before + n;
+      }
+    }
+    steps[step] = json::object{{"invoked", invoked},
+                               {"outcomes", std::move(by_outcome)},
+                               {"messages_sent", std::move(sent)}};
+  }
+  return json::object{{"entered", entered},
+                      {"in_progress", runs("active") + runs("held")},
+                      {"completed", runs("completed") + runs("converted")},
+                      {"conversions", runs("converted")},
+                      {"exited", runs("exited")},
+                      {"failed", runs("failed")},
+                      {"messages_sent", std::move(sent_total)},
+                      {"steps", std::move(steps)}};
+}
+
+}  // namespace xoal::workflows

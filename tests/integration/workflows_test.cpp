@@ -1,0 +1,443 @@
+// Workflows over a real `xoal serve --test-clock` (docs/workflows.md, docs/api.md "Workflows"):
+// validation, statuses, each trigger kind built, entry rules, steps, goals, keyed waits, time
+// zones across daylight-saving changes, versions, pause and resume, and a restart mid-delay.
+// Emails go to the SMTP sink of the messaging fixture. Waits are bounded polls of the API.
+#include <thread>
+
+#include "integration/messaging_fixture.hpp"
+#include "integration/segments_fixture.hpp"
+
+namespace xoal::testing {
+namespace {
+
+constexpr std::chrono::milliseconds kPoll{20};
+constexpr int64_t kMinute = 60'000;
+constexpr int64_t kHour = 60 * kMinute;
+
+json::value J(std::string_view text) { return json::parse(text); }
+
+class WorkflowsTest : public MessagingTest {
+ protected:
+  void SetUp() override {
+    MessagingTest::SetUp();
+    ConfigureEmail();
+  }
+
+  // POST /api/v1/workflows; 201 expected. Returns the id.
+  std::string Create(const json::value& body) {
+    HttpResponse r = http_->Post("/api/v1/workflows", body, key());
+    EXPECT_TRUE(HasStatus(r, 201));
+    return Str(r.json, "id");
+  }
+  std::string CreateActive(const json::value& body) {
+    std::string id = Create(body);
+    EXPECT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/activate", {}, key()), 200));
+    return id;
+  }
+
+  // A track event through the Segment endpoint.
+  void Track(const std::string& user_id, const std::string& event, json::object props = {}) {
+    json::object m{{"type", "track"},
+                   {"userId", user_id},
+                   {"event", event},
+                   {"messageId", "m-" + std::to_string(++messages_)},
+                   {"properties", std::move(props)}};
+    HttpResponse r = http_->Post("/ingest/v1/segment/event", m, alpha_.ingestion_key);
+    ASSERT_TRUE(HasStatus(r, 200));
+  }
+
+  json::array Runs(const std::string& workflow_id, std::string_view path = "runs") {
+    HttpResponse r =
+        http_->Get("/api/v1/workflows/" + workflow_id + "/" + std::string(path), key());
+    EXPECT_TRUE(HasStatus(r, 200));
+    return DataOf(r);
+  }
+
+  // Polls until `pred` holds (bounded); returns whether it did.
+  bool Eventually(const std::function<bool()>& pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      // Polling another process: there is nothing in it to wait on.
+      std::this_thread::sleep_for(kPoll);
+    }
+    return pred();
+  }
+
+  // Polls until every run of the workflow has left `active` with a step due now, i.e. is
+  // waiting or ended, and there are `count` runs.
+  bool Settled(const std::string& workflow_id, size_t count) {
+    return Eventually([&] {
+      json::array runs = Runs(workflow_id);
+      if (runs.size() != count) return false;
+      for (const auto& r : runs) {
+        if (Str(r, "status") == "active" && JsonAt(r, "/waiting") != "true") return false;
+      }
+      return true;
+    });
+  }
+
+  int64_t SetClock(std::string_view iso) {
+    HttpResponse r = http_->Post("/_test/clock", json::object{{"set", iso}});
+    EXPECT_TRUE(HasStatus(r, 200));
+    return EpochMsOf(Str(r.json, "now")).value_or(0);
+  }
+  void Advance(int64_t ms) { AdvanceClock(std::chrono::milliseconds(ms)); }
+
+  size_t Emails() { return smtp_.messages().size(); }
+
+  json::object Customer(const std::string& usid) {
+    HttpResponse r = http_->Get("/api/v1/customers/" + usid, key());
+    EXPECT_TRUE(HasStatus(r, 200));
+    return r.json.is_object() ? r.json.get_object() : json::object();
+  }
+
+  int messages_ = 0;
+};
+
+json::value Email(std::string_view subject, std::string_view next = "") {
+  json::object s{
+      {"type", "send_email"},
+      {"message", json::object{{"subject", subject}, {"text", "Hi {{ customer.first_name }}"}}}};
+  if (!next.empty()) s["next"] = next;
+  return s;
+}
+
+TEST_F(WorkflowsTest, RefusesInvalidDefinitionsNamingTheStep) {
+  auto post = [&](std::string_view body) {
+    return http_->Post("/api/v1/workflows", J(body), key());
+  };
+
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "delay", "duration": {"hours": 1}, "next": "nope"}}})"),
+                      422, "invalid", "steps.a.next"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "exit"}, "b": {"type": "exit"}}})"),
+                      422, "invalid", "steps.b"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "add_tag", "tag": "t", "next": "b"},
+                "b": {"type": "remove_tag", "tag": "t", "next": "a"}}})"),
+                      422, "invalid", "steps.a"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "start": "a", "steps": {"a": {"type": "exit"}}})"), 422,
+                      "invalid", "trigger"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "teleport"}}})"),
+                      422, "invalid", "steps.a.type"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "send_email"}}})"),
+                      422, "invalid", "steps.a.message"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "event", "event": "e"},
+      "entry": {"filter": {"attribute": "plan", "op": "bogus", "value": 1}}, "start": "a",
+      "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "entry.filter.op"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "split", "branches": [{"percent": 40, "next": "a"}]}}})"),
+                      422, "invalid", "steps.a.branches"));
+}
+
+TEST_F(WorkflowsTest, StatusesAndCrud) {
+  std::string id = Create(J(R"({"name": "Welcome", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "exit"}}})"));
+  HttpResponse got = http_->Get("/api/v1/workflows/" + id, key());
+  ASSERT_TRUE(HasStatus(got, 200));
+  EXPECT_EQ(Str(got.json, "status"), "draft");
+  EXPECT_EQ(JsonAt(got.json, "/version"), "1");
+  EXPECT_EQ(Column(http_->Get("/api/v1/workflows", key()), "id"), std::vector<std::string>{id});
+
+  HttpResponse put = http_->Put("/api/v1/workflows/" + id, J(R"({"name": "Welcome 2",
+      "trigger": {"type": "api"}, "start": "b", "steps": {"b": {"type": "exit"}}})"),
+                                key());
+  ASSERT_TRUE(HasStatus(put, 200));
+  EXPECT_EQ(JsonAt(put.json, "/version"), "1");  // a draft changes in place
+  EXPECT_EQ(Str(put.json, "start"), "b");
+
+  EXPECT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/activate", {}, key()), 200));
+  EXPECT_TRUE(
+      IsError(http_->Post("/api/v1/workflows/" + id + "/activate", {}, key()), 409, "conflict"));
+  EXPECT_TRUE(IsError(http_->Delete("/api/v1/workflows/" + id, key()), 409, "conflict"));
+  EXPECT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/pause", {}, key()), 200));
+  EXPECT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/archive", {}, key()), 200));
+  EXPECT_TRUE(
+      IsError(http_->Post("/api/v1/workflows/" + id + "/activate", {}, key()), 409, "conflict"));
+  EXPECT_TRUE(HasStatus(http_->Delete("/api/v1/workflows/" + id, key()), 200));
+  EXPECT_TRUE(IsError(http_->Get("/api/v1/workflows/" + id, key()), 404, "not_found"));
+}
+
+// Event trigger with a property filter, a delay, a send through the outbox, analytics, logs.
+TEST_F(WorkflowsTest, EventTriggerDelaysThenSendsOnce) {
+  std::string ann = Ann();
+  std::string id = CreateActive(J(R"({"name": "Welcome", "start": "wait",
+      "trigger": {"type": "event", "event": "signup",
+                  "where": [{"property": "plan", "op": "eq", "value": "pro"}]},
+      "steps": {"wait": {"type": "delay", "duration": {"hours": 1}, "next": "mail"},
+                "mail": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u", "subject": "Welcome {{ customer.first_name }}",
+                         "text": "Hello"}, "next": "bye"},
+                "bye": {"type": "exit"}}})"));
+
+  Track("ann-1", "signup", {{"plan", "free"}});
+  Track("ann-1", "signup", {{"plan", "pro"}});
+  ASSERT_TRUE(Settled(id, 1));
+  Advance(59 * kMinute);
+  ASSERT_TRUE(Settled(id, 1));
+  EXPECT_EQ(Emails(), 0u);
+  Advance(2 * kMinute);
+
+  ASSERT_TRUE(Eventually([&] { return Emails() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[0], "status") == "completed"; }));
+  EXPECT_NE(smtp_.messages()[0].data.find("Welcome Ann"), std::string::npos);
+  json::array logs = Runs(id, "logs");
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_EQ(JsonAt(logs[0], "/steps/0/step"), "\"wait\"");
+  EXPECT_EQ(JsonAt(logs[0], "/steps/1/outcome"), "\"sent\"");
+  EXPECT_EQ(JsonAt(logs[0], "/steps/2/outcome"), "\"exit\"");
+  HttpResponse a = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+  ASSERT_TRUE(HasStatus(a, 200));
+  EXPECT_EQ(JsonAt(a.json, "/entered"), "1");
+  EXPECT_EQ(JsonAt(a.json, "/completed"), "1");
+  EXPECT_EQ(JsonAt(a.json, "/in_progress"), "0");
+  EXPECT_EQ(JsonAt(a.json, "/messages_sent/email"), "1");
+  EXPECT_EQ(JsonAt(a.json, "/steps/mail/invoked"), "1");
+  HttpResponse mine = http_->Get("/api/v1/customers/" + ann + "/runs", key());
+  ASSERT_TRUE(HasStatus(mine, 200));
+  EXPECT_EQ(Column(mine, "workflow_id"), std::vector<std::string>{id});
+}
+
+// SPEC's abandoned cart: runs keyed by cart_id; the order of one cart ends only that cart's run.
+TEST_F(WorkflowsTest, AbandonedCartKeyedByCartIdWithTwoCartsOpen) {
+  Ann();
+  std::string id = CreateActive(J(R"({"name": "Abandoned cart",
+      "trigger": {"type": "event", "event": "cart_updated", "key": "cart_id"},
+      "entry": {"re_entry": "always", "filter": {"attribute": "email", "op": "exists"}},
+      "start": "wait",
+      "steps": {
+        "wait": {"type": "wait_for_event", "event": "checkout", "match_key": true,
+                 "timeout": {"hours": 4}, "next": "done", "timeout_next": "remind"},
+        "remind": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u", "subject": "Cart {{ event.properties.cart_id }}",
+                   "text": "Still thinking?"}, "next": "done"},
+        "done": {"type": "exit"}}})"));
+
+  Track("ann-1", "cart_updated", {{"cart_id", "A"}});
+  Track("ann-1", "cart_updated", {{"cart_id", "B"}});
+  ASSERT_TRUE(Settled(id, 2));
+  Track("ann-1", "checkout", {{"cart_id", "A"}});
+  ASSERT_TRUE(Eventually([&] {
+    json::array runs = Runs(id);
+    return runs.size() == 2 && Str(runs[0], "status") == "completed";
+  }));
+  Advance(4 * kHour + kMinute);
+
+  ASSERT_TRUE(Eventually([&] { return Emails() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[1], "status") == "completed"; }));
+  EXPECT_NE(smtp_.messages()[0].data.find("Cart B"), std::string::npos);
+  json::array logs = Runs(id, "logs");
+  EXPECT_EQ(Str(logs[0], "key"), "A");
+  EXPECT_EQ(JsonAt(logs[0], "/steps/0/outcome"), "\"event\"");
+  EXPECT_EQ(JsonAt(logs[1], "/steps/0/outcome"), "\"timeout\"");
+  EXPECT_EQ(Emails(), 1u);
+}
+
+// A goal event ends the run as a conversion; keyed runs convert only on their own key.
+TEST_F(WorkflowsTest, GoalEndsRunAsConversion) {
+  Ann();
+  std::string id = CreateActive(J(R"({"name": "Nudge",
+      "trigger": {"type": "event", "event": "cart_updated", "key": "cart_id"},
+      "entry": {"re_entry": "always"}, "goal": {"event": "order_completed"}, "start": "wait",
+      "steps": {"wait": {"type": "delay", "duration": {"days": 1}, "next": "mail"},
+                "mail": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u", "subject": "s", "text": "t"}}}})"));
+  Track("ann-1", "cart_updated", {{"cart_id", "A"}});
+  Track("ann-1", "cart_updated", {{"cart_id", "B"}});
+  ASSERT_TRUE(Settled(id, 2));
+
+  Track("ann-1", "order_completed", {{"cart_id", "B"}});
+
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[1], "status") == "converted"; }));
+  EXPECT_EQ(Str(Runs(id)[0], "status"), "active");
+  HttpResponse a = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+  EXPECT_EQ(JsonAt(a.json, "/conversions"), "1");
+}
+
+// The Trigger API: customers by user_id/email/usid, trigger.* data, skips with reasons,
+// idempotency, re-entry never, and action steps (attributes, tags, branch).
+TEST_F(WorkflowsTest, TriggerApiStartsRunsWithReasonsAndIdempotency) {
+  std::string ann = Ann();
+  std::string id = CreateActive(J(R"({"name": "Upgrade",
+      "trigger": {"type": "api"}, "entry": {"re_entry": "never"}, "start": "set",
+      "steps": {
+        "set": {"type": "update_attributes", "attributes": {"plan": "pro"}, "next": "tag"},
+        "tag": {"type": "add_tag", "tag": "upgraded", "next": "check"},
+        "check": {"type": "branch", "condition": {"attribute": "plan", "op": "eq", "value": "pro"},
+                  "yes": "mail", "no": "bye"},
+        "mail": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u", "subject": "Code {{ trigger.code }}",
+                 "text": "t"}, "next": "bye"},
+        "bye": {"type": "exit"}}})"));
+  json::value body = J(R"({"customers": [{"user_id": "ann-1"}, {"email": "nobody@example.com"}],
+      "data": {"code": "X42"}, "idempotency_key": "k-1"})");
+
+  HttpResponse first = http_->Post("/api/v1/workflows/" + id + "/trigger", body, key());
+  HttpResponse again = http_->Post("/api/v1/workflows/" + id + "/trigger", body, key());
+  json::object other = body.as_object();
+  other["idempotency_key"] = "k-2";
+  HttpResponse second = http_->Post("/api/v1/workflows/" + id + "/trigger", other, key());
+
+  ASSERT_TRUE(HasStatus(first, 200));
+  EXPECT_EQ(JsonAt(first.json, "/runs/0/customer/usid"), "\"" + ann + "\"");
+  EXPECT_EQ(JsonAt(first.json, "/skipped/0/reason"), "\"customer_not_found\"");
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(JsonAt(second.json, "/skipped/0/reason"), "\"already_entered\"");
+  ASSERT_TRUE(Eventually([&] { return Emails() == 1; }));
+  EXPECT_NE(smtp_.messages()[0].data.find("Code X42"), std::string::npos);
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[0], "status") == "completed"; }));
+  json::object c = Customer(ann);
+  EXPECT_EQ(JsonAt(c, "/attributes/plan"), "\"pro\"");
+  EXPECT_EQ(JsonAt(c, "/tags"), "[\"upgraded\"]");
+  EXPECT_EQ(Runs(id).size(), 1u);
+  EXPECT_TRUE(
+      IsError(http_->Post("/api/v1/workflows/nope/trigger", body, key()), 404, "not_found"));
+}
+
+// Re-entry after a cool-down, and a segment_entered trigger.
+TEST_F(WorkflowsTest, ReEntryAfterCooldownAndSegmentTrigger) {
+  std::string ann = Ann();
+  HttpResponse seg =
+      http_->Post("/api/v1/segments", J(R"({"name": "VIP", "type": "manual"})"), key());
+  ASSERT_TRUE(HasStatus(seg, 201));
+  std::string sid = Str(seg.json, "id");
+  json::object body{
+      {"name", "Cooldown"},
+      {"trigger", json::object{{"type", "api"}}},
+      {"entry", J(R"({"re_entry": {"after": {"days": 1}}})")},
+      {"start", "a"},
+      {"steps",
+       json::object{{"a", json::object{{"type", "add_to_segment"}, {"segment_id", sid}}}}}};
+  std::string id = CreateActive(body);
+  std::string vip = CreateActive(json::object{
+      {"name", "VIP welcome"},
+      {"trigger", json::object{{"type", "segment_entered"}, {"segment_id", sid}}},
+      {"start", "t"},
+      {"steps", json::object{{"t", json::object{{"type", "add_tag"}, {"tag", "vip"}}}}}});
+  json::value trigger = J(R"({"customers": [{"user_id": "ann-1"}]})");
+
+  HttpResponse one = http_->Post("/api/v1/workflows/" + id + "/trigger", trigger, key());
+  HttpResponse two = http_->Post("/api/v1/workflows/" + id + "/trigger", trigger, key());
+  Advance(24 * kHour + kMinute);
+  HttpResponse three = http_->Post("/api/v1/workflows/" + id + "/trigger", trigger, key());
+
+  EXPECT_EQ(DataOf(one).size(), 0u);
+  EXPECT_EQ(JsonAt(one.json, "/skipped"), "[]");
+  EXPECT_EQ(JsonAt(two.json, "/skipped/0/reason"), "\"cooling_down\"");
+  EXPECT_EQ(JsonAt(three.json, "/skipped"), "[]");
+  ASSERT_TRUE(Eventually([&] { return JsonAt(Customer(ann), "/tags") == "[\"vip\"]"; }));
+  EXPECT_EQ(Runs(vip).size(), 1u);
+}
+
+// Pause holds runs where they are; an edit of an active workflow is a new version and runs
+// already in it finish on theirs; resume lets the held runs go on.
+TEST_F(WorkflowsTest, PauseHoldsRunsAndEditsMakeVersions) {
+  Ann();
+  std::string id = CreateActive(J(R"({"name": "Drip", "trigger": {"type": "event", "event": "go"},
+      "entry": {"re_entry": "always"}, "start": "wait",
+      "steps": {"wait": {"type": "delay", "duration": {"hours": 1}, "next": "v1"},
+                "v1": {"type": "add_tag", "tag": "v1"}}})"));
+  Track("ann-1", "go");
+  ASSERT_TRUE(Settled(id, 1));
+
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/pause", {}, key()), 200));
+  HttpResponse put = http_->Put("/api/v1/workflows/" + id, J(R"({"name": "Drip",
+      "trigger": {"type": "event", "event": "go"}, "entry": {"re_entry": "always"},
+      "start": "wait", "steps": {"wait": {"type": "delay", "duration": {"hours": 1}, "next": "v2"},
+                                 "v2": {"type": "add_tag", "tag": "v2"}}})"),
+                                key());
+  Advance(2 * kHour);
+  Track("ann-1", "go");  // paused: starts nothing
+
+  EXPECT_EQ(JsonAt(put.json, "/version"), "2");
+  ASSERT_TRUE(Settled(id, 1));
+  EXPECT_EQ(Str(Runs(id)[0], "status"), "held");
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/activate", {}, key()), 200));
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[0], "status") == "completed"; }));
+  EXPECT_EQ(JsonAt(Runs(id)[0], "/version"), "1");
+  Track("ann-1", "go");
+  ASSERT_TRUE(Settled(id, 2));
+  EXPECT_EQ(JsonAt(Runs(id)[1], "/version"), "2");
+  Advance(2 * kHour);
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[1], "status") == "completed"; }));
+  EXPECT_EQ(JsonAt(Customer(Runs(id)[1].at("usid").as_string().c_str()), "/tags"),
+            "[\"v1\",\"v2\"]");
+}
+
+// A run waiting on a delay survives a restart and wakes on time, sending once.
+TEST_F(WorkflowsTest, RunsResumeAfterRestart) {
+  Ann();
+  std::string id = CreateActive(J(R"({"name": "Later", "trigger": {"type": "event", "event": "go"},
+      "start": "wait", "steps": {"wait": {"type": "delay", "duration": {"hours": 3}, "next": "m"},
+                                 "m": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u", "subject": "s", "text": "t"}}}})"));
+  Track("ann-1", "go");
+  ASSERT_TRUE(Settled(id, 1));
+  int64_t wake = EpochMsOf(Str(Runs(id)[0], "wake_at")).value_or(0);
+
+  RestartServer();
+  SetClock(IsoOf(wake));
+
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[0], "status") == "completed"; }));
+  ASSERT_TRUE(Eventually([&] { return Emails() == 1; }));
+  EXPECT_EQ(Emails(), 1u);
+}
+
+// A daily 09:00 local wait, for customers in New York and London, across the spring and autumn
+// daylight-saving changes of both (2026: US Mar 8 and Nov 1, UK Mar 29 and Oct 25).
+TEST_F(WorkflowsTest, DailyNineLocalAcrossDaylightSavingChanges) {
+  ASSERT_TRUE(
+      HasStatus(http_->Patch("/api/v1/project", J(R"({"users_timezone": true})"), key()), 200));
+  std::string ny = CreateCustomer(J(R"({"user_id": "ny", "email": "ny@example.com",
+                                        "timezone": "America/New_York"})")
+                                      .as_object());
+  std::string ldn = CreateCustomer(J(R"({"user_id": "ldn", "email": "ldn@example.com",
+                                         "timezone": "Europe/London"})")
+                                       .as_object());
+  std::string id = CreateActive(J(R"({"name": "Daily", "trigger": {"type": "api"},
+      "start": "nine", "steps": {
+        "nine": {"type": "wait_until", "time_of_day": "09:00", "next": "mail"},
+        "mail": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u", "subject": "s", "text": "t"}, "next": "nine"}}})"));
+  // The wake-up of the customer's newest run.
+  auto wake_of = [&](const std::string& usid) {
+    std::string out = "<none>";
+    for (const auto& r : Runs(id)) {
+      if (Str(r, "usid") == usid) out = Str(r, "wake_at");
+    }
+    return out;
+  };
+  // Follows one customer's run from `start` through the expected wake-ups (UTC).
+  auto follow = [&](const std::string& usid, std::string_view start,
+                    const std::vector<std::string>& expected) {
+    SetClock(start);
+    HttpResponse t =
+        http_->Post("/api/v1/workflows/" + id + "/trigger",
+                    json::object{{"customers", json::array{json::object{{"usid", usid}}}}}, key());
+    ASSERT_TRUE(HasStatus(t, 200));
+    for (const auto& at : expected) {
+      ASSERT_TRUE(Eventually([&] { return wake_of(usid) == at; })) << usid << " " << wake_of(usid);
+      SetClock(at);
+    }
+  };
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/archive", {}, key()), 200));
+  id = CreateActive(J(R"({"name": "Daily", "trigger": {"type": "api"},
+      "entry": {"re_entry": "always"}, "start": "nine", "steps": {
+        "nine": {"type": "wait_until", "time_of_day": "09:00", "next": "mail"},
+        "mail": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u", "subject": "s", "text": "t"}, "next": "nine"}}})"));
+
+  follow(ny, "2026-03-07T12:00:00.000Z",
+         {"2026-03-07T14:00:00.000Z", "2026-03-08T13:00:00.000Z", "2026-03-09T13:00:00.000Z"});
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/pause", {}, key()), 200));
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/archive", {}, key()), 200));
+  id = CreateActive(J(R"({"name": "Daily 2", "trigger": {"type": "api"},
+      "entry": {"re_entry": "always"}, "start": "nine", "steps": {
+        "nine": {"type": "wait_until", "time_of_day": "09:00", "next": "mail"},
+        "mail": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u", "subject": "s", "text": "t"}, "next": "nine"}}})"));
+  follow(ldn, "2026-03-28T10:00:00.000Z", {"2026-03-29T08:00:00.000Z", "2026-03-30T08:00:00.000Z"});
+  follow(ny, "2026-10-31T12:00:00.000Z",
+         {"2026-10-31T13:00:00.000Z", "2026-11-01T14:00:00.000Z", "2026-11-02T14:00:00.000Z"});
+  follow(ldn, "2026-10-24T07:00:00.000Z", {"2026-10-24T08:00:00.000Z", "2026-10-25T09:00:00.000Z"});
+}
+
+}  // namespace
+}  // namespace xoal::testing
