@@ -42,4 +42,13 @@ int RunKeysList(const std::filesystem::path& data_dir, const std::optional<std::
 // `xoal keys revoke KEY_ID`: a running server refuses the key before this returns.
 int RunKeysRevoke(const std::filesystem::path& data_dir, const std::string& key_id);
 
+struct DevSmtpSinkOptions {
+  std::string listen = "127.0.0.1:2525";  // HOST:PORT, an IPv4 address; port 0 picks a free one
+  std::filesystem::path dir;              // when set, each message is written there as N.eml
+};
+// `xoal dev smtp-sink`: a development SMTP server that accepts every message and prints
+// `received n=N from=... to=... subject="..." bytes=N` for each, after a first line
+// `smtp sink listening address=H:P`. Runs until SIGTERM or SIGINT. Not for production.
+int RunDevSmtpSink(const DevSmtpSinkOptions& options);
+
 }  // namespace xoal::app

@@ -75,6 +75,14 @@ int main(int argc, char** argv) {
   add_data_dir(keys_revoke);
   keys_revoke->add_option("key_id", revoke_id, "the key's id (key_...)")->required();
 
+  auto* dev_cmd = app.add_subcommand("dev", "tools for development");
+  dev_cmd->require_subcommand(1);
+  xoal::app::DevSmtpSinkOptions sink;
+  auto* dev_sink = dev_cmd->add_subcommand(
+      "smtp-sink", "a local SMTP server that accepts every message and prints a line for each");
+  dev_sink->add_option("--listen", sink.listen, "HOST:PORT to listen on (default 127.0.0.1:2525)");
+  dev_sink->add_option("--dir", sink.dir, "also write each message there as N.eml");
+
   CLI11_PARSE(app, argc, argv);
 
   if (serve_cmd->parsed()) {
@@ -90,5 +98,6 @@ int main(int argc, char** argv) {
   }
   if (keys_list->parsed()) return xoal::app::RunKeysList(data_dir, list_project, as_json);
   if (keys_revoke->parsed()) return xoal::app::RunKeysRevoke(data_dir, revoke_id);
+  if (dev_sink->parsed()) return xoal::app::RunDevSmtpSink(sink);
   return 2;
 }

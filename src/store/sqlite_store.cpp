@@ -155,6 +155,11 @@ CREATE TABLE workflow_trigger_keys(
   answer TEXT NOT NULL, created_at INTEGER NOT NULL,
   PRIMARY KEY(project_id, workflow_id, idempotency_key)) WITHOUT ROWID;
 )sql",
+    // Version 7: segment members in seq order, so paging through a large segment (a broadcast's
+    // audience) reads each page from an index instead of sorting every member per page.
+    R"sql(
+CREATE INDEX segment_members_by_seq ON segment_members(segment_id, seq);
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -1,25 +1,30 @@
 #include "channels/testing/loopback.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/core.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 namespace xoal::channels::testing {
 namespace {
 
 constexpr int kPollStepMs = 50;  // how often a waiting thread looks at the stop flag
 
-int BindLoopback(uint16_t& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
+// Binds `host`:`port` (IPv4; port 0 lets the kernel choose) and sets `port` to the bound port.
+int BindLoopback(std::string_view host, uint16_t& port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  if (::inet_pton(AF_INET, std::string(host).c_str(), &addr.sin_addr) != 1) return -1;
+  addr.sin_port = htons(port);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   socklen_t len = sizeof(addr);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
@@ -100,11 +105,12 @@ bool Connection::WaitForPeerClose(std::chrono::milliseconds limit) {
   return false;
 }
 
-Status LoopbackServer::Start(Handler handler) {
+Status LoopbackServer::Start(Handler handler, std::string_view host, uint16_t port) {
   handler_ = std::move(handler);
-  listen_fd_ = BindLoopback(port_);
+  port_ = port;
+  listen_fd_ = BindLoopback(host, port_);
   if (listen_fd_ < 0 || ::listen(listen_fd_, 16) != 0) {
-    return Status::Internal("cannot listen on 127.0.0.1");
+    return Status::Internal(fmt::format("cannot listen on {}:{}", host, port));
   }
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
@@ -136,7 +142,7 @@ void LoopbackServer::Run() {
 
 uint16_t ClosedLoopbackPort() {
   uint16_t port = 0;
-  int fd = BindLoopback(port);
+  int fd = BindLoopback("127.0.0.1", port);
   if (fd >= 0) ::close(fd);
   return port;
 }

@@ -52,9 +52,10 @@ class LoopbackServer {
   LoopbackServer(const LoopbackServer&) = delete;
   LoopbackServer& operator=(const LoopbackServer&) = delete;
 
-  // Listens on 127.0.0.1:0 and serves each accepted connection with `handler`, one at a time.
-  // Errors: kInternal when the socket cannot be bound.
-  Status Start(Handler handler);
+  // Listens on `host`:`port` (an IPv4 address; port 0: the kernel picks one) and serves each
+  // accepted connection with `handler`, one at a time. Errors: kInternal when the socket cannot
+  // be bound.
+  Status Start(Handler handler, std::string_view host = "127.0.0.1", uint16_t port = 0);
   uint16_t port() const { return port_; }
   // Stops accepting, ends the connection in progress at its next read, and joins the thread.
   void Stop();

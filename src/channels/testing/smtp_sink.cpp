@@ -45,8 +45,8 @@ struct SmtpSink::Session {
   bool authenticated = false;
 };
 
-Status SmtpSink::Start() {
-  return server_.Start([this](Connection& c) { Serve(c); });
+Status SmtpSink::Start(std::string_view host, uint16_t port) {
+  return server_.Start([this](Connection& c) { Serve(c); }, host, port);
 }
 
 void SmtpSink::FailNext(int count, int code) {
@@ -178,6 +178,7 @@ bool SmtpSink::HandleData(Connection& c, Session& s) {
     std::lock_guard lock(mu_);
     messages_.push_back(received);
   }
+  if (options_.on_message) options_.on_message(received);
   s.current.rcpt_to.clear();
   switch (received.reply_code) {
     case 0:

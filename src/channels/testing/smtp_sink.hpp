@@ -4,6 +4,7 @@
 // reply, or stall after their data. No STARTTLS. Test support only; thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -13,13 +14,6 @@
 #include "common/status.hpp"
 
 namespace xoal::channels::testing {
-
-struct SmtpSinkOptions {
-  // When username is set, the sink advertises AUTH PLAIN LOGIN and requires a login with these
-  // credentials before MAIL FROM.
-  std::string username;
-  std::string password;
-};
 
 struct SmtpReceived {
   std::string ehlo;       // the EHLO/HELO argument
@@ -31,12 +25,21 @@ struct SmtpReceived {
   int reply_code = 0;  // what the sink answered to the end of DATA (0 when it stalled)
 };
 
+struct SmtpSinkOptions {
+  // When username is set, the sink advertises AUTH PLAIN LOGIN and requires a login with these
+  // credentials before MAIL FROM.
+  std::string username;
+  std::string password;
+  // Called (on the sink's thread) with each message once it is recorded; may be empty.
+  std::function<void(const SmtpReceived&)> on_message;
+};
+
 class SmtpSink {
  public:
   explicit SmtpSink(SmtpSinkOptions options = {}) : options_(std::move(options)) {}
 
-  // Errors: kInternal when it cannot listen.
-  Status Start();
+  // Listens on `host`:`port` (port 0: the kernel picks one). Errors: kInternal when it cannot.
+  Status Start(std::string_view host = "127.0.0.1", uint16_t port = 0);
   uint16_t port() const { return server_.port(); }
   void Stop() { server_.Stop(); }
 
