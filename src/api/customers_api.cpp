@@ -66,6 +66,10 @@ http::Response List(Api& api, ApiCall& call) {
   if (const auto* s = call.req.Query("segment_id")) filter.segment_id = *s;
   std::vector<store::Customer> rows;
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
+    if (filter.segment_id) {
+      XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(call.project.id, *filter.segment_id));
+      if (!segment) return Status::NotFound("no segment with id " + *filter.segment_id);
+    }
     XOAL_ASSIGN_OR_RETURN(rows, txn.ListCustomers(call.project.id, filter, *page));
     return Status::Ok();
   });

@@ -57,10 +57,19 @@ std::optional<SystemTime> FromEpochNumber(double v) {
   if (!std::isfinite(v) || v < 0) return std::nullopt;
   double ms = v >= kMillisThreshold ? v : v * 1000.0;
   if (ms > 253402300799999.0) return std::nullopt;  // past 9999-12-31
-  return FromEpochMillis(static_cast<int64_t>(std::llround(ms)));
+  return TimeFromEpochMillis(static_cast<int64_t>(std::llround(ms)));
 }
 
 }  // namespace
+
+std::optional<SystemTime> TimeFromEpochMillis(int64_t ms) {
+  constexpr int64_t kMin =
+      std::chrono::duration_cast<Millis>(SystemTime::min().time_since_epoch()).count();
+  constexpr int64_t kMax =
+      std::chrono::duration_cast<Millis>(SystemTime::max().time_since_epoch()).count();
+  if (ms < kMin || ms > kMax) return std::nullopt;
+  return FromEpochMillis(ms);
+}
 
 std::optional<SystemTime> ParseIsoTime(std::string_view s) {
   size_t pos = 0;
@@ -93,9 +102,11 @@ std::optional<SystemTime> ParseIsoTime(std::string_view s) {
   }
   auto offset = ParseOffsetMinutes(s, pos);
   if (!offset || pos != s.size()) return std::nullopt;
-  auto t = date::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
-           std::chrono::seconds(sec) + Millis(frac_ms) - std::chrono::minutes(*offset);
-  return std::chrono::time_point_cast<SystemTime::duration>(t);
+  // In milliseconds, which hold every year from 0000 to 9999; the range check comes after.
+  date::sys_time<Millis> t = date::sys_days(ymd) + std::chrono::hours(h) +
+                             std::chrono::minutes(mi) + std::chrono::seconds(sec) +
+                             Millis(frac_ms) - std::chrono::minutes(*offset);
+  return TimeFromEpochMillis(t.time_since_epoch().count());
 }
 
 std::optional<SystemTime> ParseJsonTime(const boost::json::value& v) {

@@ -1,6 +1,7 @@
 // Parsing and printing of the timestamps the API accepts, and IANA time zone checks.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,10 @@
 #include "common/clock.hpp"
 
 namespace xoal {
+
+// A time as epoch milliseconds, or nullopt outside what SystemTime holds (64-bit nanoseconds:
+// 1677-09-22 to 2262-04-11). Every parser below rejects such times rather than wrapping them.
+std::optional<SystemTime> TimeFromEpochMillis(int64_t ms);
 
 // Parses an ISO-8601 date-time ("2026-12-03T10:00:00Z", "...+02:00", "...T10:00:00.123456",
 // "2026-12-03 10:00:00", or a date alone). Without an offset the time is UTC.

@@ -89,7 +89,10 @@ SystemTime ResolveTime(const json::object& m, std::string_view native_key, Syste
     auto original = TimeAt(m, "originalTimestamp", bad);
     auto sent = TimeAt(m, "sentAt", bad);
     if (original && sent) {
-      t = received_at - (*sent - *original);
+      // In milliseconds: the skew between two far-apart times overflows nanoseconds.
+      t = TimeFromEpochMillis(ToEpochMillis(received_at) -
+                              (ToEpochMillis(*sent) - ToEpochMillis(*original)));
+      if (!t) t = original;
       used = "originalTimestamp corrected by sentAt";
     } else if (original) {
       t = original;
