@@ -158,8 +158,11 @@ class SegmentEngine::State {
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const ProjectSegments>> projects_;  // guarded by mu_
-  std::vector<MembershipListener*> listeners_;                              // guarded by mu_
-  WriteObserver* observer_ = nullptr;  // set before Start(); constant afterwards
+  // Reloads are numbered as they start; projects_ keeps the newest-started one's snapshot.
+  uint64_t reloads_started_ = 0;                // guarded by mu_
+  std::map<std::string, uint64_t> reload_of_;   // guarded by mu_: project -> its snapshot's number
+  std::vector<MembershipListener*> listeners_;  // guarded by mu_
+  WriteObserver* observer_ = nullptr;           // set before Start(); constant afterwards
   // Segments whose membership is being computed from scratch: (project, id) -> cursor seq.
   std::map<std::pair<std::string, std::string>, int64_t> computing_;  // guarded by mu_
   bool stopping_ = false;                                             // guarded by mu_
@@ -173,8 +176,16 @@ class SegmentEngine::State {
     return it == projects_.end() ? std::make_shared<ProjectSegments>() : it->second;
   }
 
-  // Re-reads one project's segments from the store into the snapshot.
+  // Re-reads one project's segments from the store into the snapshot. Reloads may overlap (the
+  // compute thread after a segment is ready, an API call after creating one): a reload that
+  // started earlier may have read before a newer segment was written, so it never replaces the
+  // snapshot of a reload that started after it.
   Status ReloadProject(const std::string& project_id) {
+    uint64_t number = 0;
+    {
+      std::lock_guard lock(mu_);
+      number = ++reloads_started_;
+    }
     std::vector<store::Segment> rows;
     XOAL_RETURN_IF_ERROR(inner_.Read([&](store::ReadTxn& txn) {
       store::PageRequest page{0, 1000};
@@ -202,6 +213,9 @@ class SegmentEngine::State {
     auto snapshot = std::make_shared<ProjectSegments>();
     snapshot->defs = TopologicalOrder(std::move(defs));
     std::lock_guard lock(mu_);
+    uint64_t& current = reload_of_[project_id];
+    if (number < current) return Status::Ok();
+    current = number;
     projects_[project_id] = std::move(snapshot);
     return Status::Ok();
   }

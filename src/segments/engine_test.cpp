@@ -9,13 +9,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/time_format.hpp"
 #include "core/companies.hpp"
@@ -503,6 +506,135 @@ TEST_F(SegmentEngineDifferentialTest, StoredMembershipEqualsFromScratchEvaluatio
              << "\ncustomer: " << CustomerDump(usid);
     }
   }
+}
+
+// A store that stops one thread right after a chosen read has run, until the test lets it go.
+// Armed with a segment id, it stops the first read a worker makes after a write of its leaves
+// that segment `ready`: the compute's re-read of the project's segments.
+class PausingStore final : public store::Store {
+ public:
+  explicit PausingStore(store::Store& inner) : inner_(inner) {}
+
+  void Arm(std::string segment_id, std::thread::id worker) {
+    std::lock_guard lock(mu_);
+    armed_ = std::move(segment_id);
+    worker_ = worker;
+  }
+  // Blocks until the worker has stopped after its read.
+  void AwaitPaused() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return paused_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+  Status Read(const std::function<Status(store::ReadTxn&)>& fn) override {
+    Status st = inner_.Read(fn);
+    std::unique_lock lock(mu_);
+    if (pause_next_read_ && std::this_thread::get_id() == worker_) {
+      pause_next_read_ = false;
+      paused_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    }
+    return st;
+  }
+  Status Write(const std::function<Status(store::WriteTxn&)>& fn) override {
+    Status st = inner_.Write(fn);
+    std::string armed;
+    {
+      std::lock_guard lock(mu_);
+      if (std::this_thread::get_id() != worker_) return st;
+      armed = armed_;
+    }
+    if (armed.empty()) return st;
+    std::optional<store::Segment> seg;
+    Status read = inner_.Read([&](store::ReadTxn& txn) {
+      XOAL_ASSIGN_OR_RETURN(seg, txn.GetSegment(seg_project_, armed));
+      return Status::Ok();
+    });
+    if (read.ok() && seg && seg->status == "ready") {
+      std::lock_guard lock(mu_);
+      armed_.clear();
+      pause_next_read_ = true;
+    }
+    return st;
+  }
+  void Close() override { inner_.Close(); }
+
+  std::string seg_project_;
+
+ private:
+  store::Store& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string armed_;
+  std::thread::id worker_;
+  bool pause_next_read_ = false;
+  bool paused_ = false;
+  bool released_ = false;
+};
+
+// Found by a review (bench.segments.quick failed now and then on a loaded machine): the worker,
+// done computing segment A, re-read the project's segments and stored what it read even when a
+// segment B created meanwhile had been loaded by a newer re-read. B was then computed as if it
+// did not exist: `ready` with no members. Here the worker stops between its read and its store
+// while B is created, which makes that order certain.
+TEST(SegmentEngineRaceTest, SegmentCreatedWhileTheWorkerReloadsIsComputed) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto opened = store::SqliteStore::Open({std::filesystem::path(dir.path()) / "xoal.db"});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  auto sqlite = std::move(*opened);
+  PausingStore pausing(*sqlite);
+  FakeClock clock{*ParseIsoTime("2026-06-01T09:00:00Z")};
+  SegmentEngine engine(pausing, clock);
+  ASSERT_TRUE(engine.Load().ok());
+  auto made = core::CreateProject(engine.store(), clock, "race");
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  const store::Project& project = made->project;
+  pausing.seg_project_ = project.id;
+  constexpr int kCustomers = 5;
+  for (int i = 0; i < kCustomers; ++i) {
+    Status st = engine.store().Write([&](store::WriteTxn& txn) {
+      core::WriteContext ctx{&project, clock.SystemNow(), clock.SystemNow(), "api"};
+      json::object body{{"user_id", "u-" + std::to_string(i)},
+                        {"attributes", json::object{{"plan", "pro"}}}};
+      return core::UpsertCustomer(txn, ctx, body).status();
+    });
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  auto pro = [](std::string name) {
+    return json::object{{"name", std::move(name)},
+                        {"conditions", J(R"({"attribute": "plan", "op": "eq", "value": "pro"})")}};
+  };
+  auto a = engine.Create(project, pro("A"));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+
+  std::thread worker([&] { engine.RunPendingWorkForTest(); });
+  pausing.Arm(a->id, worker.get_id());
+  pausing.AwaitPaused();
+  auto b = engine.Create(project, pro("B"));
+  pausing.Release();
+  worker.join();
+  engine.RunPendingWorkForTest();
+
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  int64_t size_a = -1;
+  int64_t size_b = -1;
+  ASSERT_TRUE(sqlite
+                  ->Read([&](store::ReadTxn& txn) {
+                    XOAL_ASSIGN_OR_RETURN(size_a, txn.CountSegmentMembers(a->id));
+                    XOAL_ASSIGN_OR_RETURN(size_b, txn.CountSegmentMembers(b->id));
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(size_a, kCustomers);
+  EXPECT_EQ(size_b, kCustomers) << "segment B was computed against a snapshot without it";
+  sqlite->Close();
 }
 
 }  // namespace
