@@ -163,8 +163,15 @@ class SegmentEngine::State {
   std::map<std::string, uint64_t> reload_of_;   // guarded by mu_: project -> its snapshot's number
   std::vector<MembershipListener*> listeners_;  // guarded by mu_
   WriteObserver* observer_ = nullptr;           // set before Start(); constant afterwards
-  // Segments whose membership is being computed from scratch: (project, id) -> cursor seq.
-  std::map<std::pair<std::string, std::string>, int64_t> computing_;  // guarded by mu_
+  // Segments whose membership is being computed from scratch: (project, id) -> where the
+  // compute is and which run it is. A restart (new conditions) is a new run: a page of an older
+  // run still in flight then neither moves the cursor nor marks the segment ready.
+  struct Compute {
+    int64_t cursor = 0;
+    uint64_t run = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Compute> computing_;  // guarded by mu_
+  uint64_t compute_runs_ = 0;                                         // guarded by mu_
   bool stopping_ = false;                                             // guarded by mu_
   bool woken_ = false;                                                // guarded by mu_
   std::condition_variable cv_;
@@ -174,6 +181,18 @@ class SegmentEngine::State {
     std::lock_guard lock(mu_);
     auto it = projects_.find(project_id);
     return it == projects_.end() ? std::make_shared<ProjectSegments>() : it->second;
+  }
+
+  // Starts computing a segment from its first customer, as a new run.
+  void StartCompute(const std::string& project_id, const std::string& segment_id) {
+    std::lock_guard lock(mu_);
+    computing_[{project_id, segment_id}] = Compute{0, ++compute_runs_};
+  }
+  // Whether `run` is still the compute of the segment (not cancelled or restarted since).
+  bool IsCurrentRun(const std::pair<std::string, std::string>& key, uint64_t run) {
+    std::lock_guard lock(mu_);
+    auto it = computing_.find(key);
+    return it != computing_.end() && it->second.run == run;
   }
 
   // Re-reads one project's segments from the store into the snapshot. Reloads may overlap (the
@@ -434,17 +453,17 @@ bool SegmentEngine::State::FireDueTimers() {
 
 bool SegmentEngine::State::ComputeOnePage() {
   std::pair<std::string, std::string> key;
-  int64_t cursor = 0;
+  Compute compute;
   {
     std::lock_guard lock(mu_);
     if (computing_.empty()) return false;
     key = computing_.begin()->first;
-    cursor = computing_.begin()->second;
+    compute = computing_.begin()->second;
   }
   const auto& [pid, sid] = key;
   std::vector<store::Customer> page;
   Status st = inner_.Read([&](store::ReadTxn& txn) {
-    XOAL_ASSIGN_OR_RETURN(page, txn.ListCustomers(pid, {}, {cursor, kScanPage}));
+    XOAL_ASSIGN_OR_RETURN(page, txn.ListCustomers(pid, {}, {compute.cursor, kScanPage}));
     return Status::Ok();
   });
   bool done = st.ok() && page.size() < static_cast<size_t>(kScanPage);
@@ -452,7 +471,8 @@ bool SegmentEngine::State::ComputeOnePage() {
   st = st.ok() ? store.Write([&](store::WriteTxn& txn) {
     auto& tracking = static_cast<TrackingTxn&>(txn);
     for (const auto& c : page) tracking.Mark(pid, c.usid).segments.insert(sid);
-    if (!done) return Status::Ok();
+    // A run cancelled or restarted meanwhile (new conditions) leaves `ready` to the new one.
+    if (!done || !IsCurrentRun(key, compute.run)) return Status::Ok();
     XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(pid, sid));
     if (!segment) return Status::Ok();  // deleted meanwhile
     segment->status = "ready";
@@ -467,11 +487,12 @@ bool SegmentEngine::State::ComputeOnePage() {
   {
     std::lock_guard lock(mu_);
     auto it = computing_.find(key);
-    if (it == computing_.end()) return true;  // deleted or restarted meanwhile
+    // Deleted, cancelled or restarted meanwhile.
+    if (it == computing_.end() || it->second.run != compute.run) return true;
     if (done) {
       computing_.erase(it);
     } else {
-      it->second = page.back().seq;
+      it->second.cursor = page.back().seq;
     }
   }
   if (done) {
@@ -532,8 +553,7 @@ Status SegmentEngine::Load() {
     }
   }));
   for (const auto& p : projects) XOAL_RETURN_IF_ERROR(state_->ReloadProject(p));
-  std::lock_guard lock(state_->mu_);
-  for (const auto& s : computing) state_->computing_[{s.project_id, s.id}] = 0;
+  for (const auto& s : computing) state_->StartCompute(s.project_id, s.id);
   spdlog::info("segments_loaded projects={} computing={}", projects.size(), computing.size());
   return Status::Ok();
 }
@@ -671,10 +691,7 @@ Result<store::Segment> SegmentEngine::Create(const store::Project& project,
       state_->inner_.Write([&](store::WriteTxn& txn) { return txn.PutSegment(s); }));
   XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
   if (type == "dynamic") {
-    {
-      std::lock_guard lock(state_->mu_);
-      state_->computing_[{project.id, s.id}] = 0;
-    }
+    state_->StartCompute(project.id, s.id);
     Wake();
   }
   spdlog::info("segment_created project_id={} segment_id={} type={}", project.id, s.id, type);
@@ -684,35 +701,48 @@ Result<store::Segment> SegmentEngine::Create(const store::Project& project,
 Result<store::Segment> SegmentEngine::Update(const store::Project& project, std::string_view id,
                                              const json::object& patch) {
   XOAL_ASSIGN_OR_RETURN(auto parsed, ParseSegmentBody(patch));
-  std::optional<store::Segment> s;
-  XOAL_RETURN_IF_ERROR(state_->inner_.Read([&](store::ReadTxn& txn) {
-    XOAL_ASSIGN_OR_RETURN(s, txn.GetSegment(project.id, id));
-    return s ? Status::Ok() : Status::NotFound("no segment with id " + std::string(id));
-  }));
-  if (parsed.type && *parsed.type != s->type) {
-    return Status::InvalidArgument("a segment's type cannot change", "type");
-  }
-  if (parsed.conditions && s->type == "manual") {
-    return Status::InvalidArgument("a manual segment has no conditions", "conditions");
-  }
+  std::string sid(id);
+  bool cancelled = false;
   if (parsed.condition) {
     XOAL_RETURN_IF_ERROR(
-        CheckSegmentReferences(*state_->Snapshot(project.id), s->id, *parsed.condition));
-    s->conditions = *parsed.conditions;
-    s->status = "computing";
+        CheckSegmentReferences(*state_->Snapshot(project.id), sid, *parsed.condition));
+    // A compute still running for the old conditions must not mark the new ones ready: it is
+    // cancelled here, before the new conditions are written, and run again once they are loaded.
+    std::lock_guard lock(state_->mu_);
+    cancelled = state_->computing_.erase({project.id, sid}) > 0;
   }
-  if (parsed.name) s->name = *parsed.name;
-  s->updated_at = state_->clock_.SystemNow();
-  XOAL_RETURN_IF_ERROR(
-      state_->inner_.Write([&](store::WriteTxn& txn) { return txn.PutSegment(*s); }));
+  std::optional<store::Segment> s;
+  // Read, checked and written in one transaction, so that a compute marking the segment ready
+  // meanwhile is not undone by writing back an older status.
+  Status st = state_->inner_.Write([&](store::WriteTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(s, txn.GetSegment(project.id, sid));
+    if (!s) return Status::NotFound("no segment with id " + sid);
+    if (parsed.type && *parsed.type != s->type) {
+      return Status::InvalidArgument("a segment's type cannot change", "type");
+    }
+    if (parsed.conditions && s->type == "manual") {
+      return Status::InvalidArgument("a manual segment has no conditions", "conditions");
+    }
+    if (parsed.condition) {
+      s->conditions = *parsed.conditions;
+      s->status = "computing";
+    }
+    if (parsed.name) s->name = *parsed.name;
+    s->updated_at = state_->clock_.SystemNow();
+    return txn.PutSegment(*s);
+  });
+  if (!st.ok()) {
+    if (cancelled) {
+      state_->StartCompute(project.id, sid);  // the old conditions still need their compute
+      Wake();
+    }
+    return st;
+  }
   XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
   if (parsed.condition) {
-    {
-      std::lock_guard lock(state_->mu_);
-      state_->computing_[{project.id, s->id}] = 0;
-    }
+    state_->StartCompute(project.id, sid);
     Wake();
-    spdlog::info("segment_recompute project_id={} segment_id={}", project.id, s->id);
+    spdlog::info("segment_recompute project_id={} segment_id={}", project.id, sid);
   }
   return std::move(*s);
 }

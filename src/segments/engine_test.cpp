@@ -508,19 +508,25 @@ TEST_F(SegmentEngineDifferentialTest, StoredMembershipEqualsFromScratchEvaluatio
   }
 }
 
-// A store that stops one thread right after a chosen read has run, until the test lets it go.
-// Armed with a segment id, it stops the first read a worker makes after a write of its leaves
-// that segment `ready`: the compute's re-read of the project's segments.
+// A store that stops one worker thread at a chosen point until the test lets it go: after the
+// read that follows a write leaving segment `ready_segment` ready (the compute's re-read of the
+// project's segments), or before the worker's `nth` write.
 class PausingStore final : public store::Store {
  public:
-  explicit PausingStore(store::Store& inner) : inner_(inner) {}
+  explicit PausingStore(store::Store& inner, std::string project_id)
+      : inner_(inner), project_id_(std::move(project_id)) {}
 
-  void Arm(std::string segment_id, std::thread::id worker) {
+  void PauseAfterReadFollowingReady(std::string segment_id, std::thread::id worker) {
     std::lock_guard lock(mu_);
-    armed_ = std::move(segment_id);
+    ready_segment_ = std::move(segment_id);
     worker_ = worker;
   }
-  // Blocks until the worker has stopped after its read.
+  void PauseBeforeWrite(int nth, std::thread::id worker) {
+    std::lock_guard lock(mu_);
+    pause_before_write_ = nth;
+    worker_ = worker;
+  }
+  // Blocks until the worker has stopped.
   void AwaitPaused() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return paused_; });
@@ -536,46 +542,115 @@ class PausingStore final : public store::Store {
     std::unique_lock lock(mu_);
     if (pause_next_read_ && std::this_thread::get_id() == worker_) {
       pause_next_read_ = false;
-      paused_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return released_; });
+      Pause(lock);
     }
     return st;
   }
   Status Write(const std::function<Status(store::WriteTxn&)>& fn) override {
-    Status st = inner_.Write(fn);
-    std::string armed;
+    std::string ready_segment;
     {
-      std::lock_guard lock(mu_);
-      if (std::this_thread::get_id() != worker_) return st;
-      armed = armed_;
+      std::unique_lock lock(mu_);
+      if (std::this_thread::get_id() != worker_) return inner_.Write(fn);
+      if (pause_before_write_ > 0 && ++writes_ == pause_before_write_) Pause(lock);
+      ready_segment = ready_segment_;
     }
-    if (armed.empty()) return st;
+    Status st = inner_.Write(fn);
+    if (ready_segment.empty()) return st;
     std::optional<store::Segment> seg;
     Status read = inner_.Read([&](store::ReadTxn& txn) {
-      XOAL_ASSIGN_OR_RETURN(seg, txn.GetSegment(seg_project_, armed));
+      XOAL_ASSIGN_OR_RETURN(seg, txn.GetSegment(project_id_, ready_segment));
       return Status::Ok();
     });
     if (read.ok() && seg && seg->status == "ready") {
       std::lock_guard lock(mu_);
-      armed_.clear();
+      ready_segment_.clear();
       pause_next_read_ = true;
     }
     return st;
   }
   void Close() override { inner_.Close(); }
 
-  std::string seg_project_;
-
  private:
+  void Pause(std::unique_lock<std::mutex>& lock) {
+    paused_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+  }
+
   store::Store& inner_;
+  std::string project_id_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string armed_;
   std::thread::id worker_;
+  std::string ready_segment_;
   bool pause_next_read_ = false;
+  int pause_before_write_ = 0;
+  int writes_ = 0;
   bool paused_ = false;
   bool released_ = false;
+};
+
+// An engine on a SQLite store in a temp dir, behind a PausingStore, with `customers` customers
+// whose plan is "pro", made before any segment exists.
+class SegmentEngineRaceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    auto opened = store::SqliteStore::Open({std::filesystem::path(dir_.path()) / "xoal.db"});
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    sqlite_ = std::move(*opened);
+    auto made = core::CreateProject(*sqlite_, clock_, "race");
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    project_ = made->project;
+    pausing_ = std::make_unique<PausingStore>(*sqlite_, project_.id);
+    engine_ = std::make_unique<SegmentEngine>(*pausing_, clock_);
+    ASSERT_TRUE(engine_->Load().ok());
+  }
+  void TearDown() override {
+    engine_.reset();
+    if (sqlite_) sqlite_->Close();
+  }
+
+  void AddProCustomers(int n) {
+    for (int i = 0; i < n; ++i) {
+      Status st = engine_->store().Write([&](store::WriteTxn& txn) {
+        core::WriteContext ctx{&project_, clock_.SystemNow(), clock_.SystemNow(), "api"};
+        json::object body{{"user_id", "u-" + std::to_string(i)},
+                          {"attributes", json::object{{"plan", "pro"}}}};
+        return core::UpsertCustomer(txn, ctx, body).status();
+      });
+      ASSERT_TRUE(st.ok()) << st.message();
+    }
+  }
+  static json::object PlanIs(std::string_view plan) {
+    return json::object{{"attribute", "plan"}, {"op", "eq"}, {"value", plan}};
+  }
+  std::string Create(std::string name, std::string_view plan) {
+    auto s = engine_->Create(project_, json::object{{"name", std::move(name)},
+                                                    {"conditions", PlanIs(plan)}});
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? s->id : "";
+  }
+  // The stored size and status of a segment.
+  std::pair<int64_t, std::string> SizeAndStatus(const std::string& id) {
+    int64_t size = -1;
+    std::optional<store::Segment> seg;
+    EXPECT_TRUE(sqlite_
+                    ->Read([&](store::ReadTxn& txn) {
+                      XOAL_ASSIGN_OR_RETURN(size, txn.CountSegmentMembers(id));
+                      XOAL_ASSIGN_OR_RETURN(seg, txn.GetSegment(project_.id, id));
+                      return Status::Ok();
+                    })
+                    .ok());
+    return {size, seg ? seg->status : "<none>"};
+  }
+
+  TempDir dir_;
+  FakeClock clock_{*ParseIsoTime("2026-06-01T09:00:00Z")};
+  std::unique_ptr<store::SqliteStore> sqlite_;
+  std::unique_ptr<PausingStore> pausing_;
+  std::unique_ptr<SegmentEngine> engine_;
+  store::Project project_;
 };
 
 // Found by a review (bench.segments.quick failed now and then on a loaded machine): the worker,
@@ -583,58 +658,42 @@ class PausingStore final : public store::Store {
 // segment B created meanwhile had been loaded by a newer re-read. B was then computed as if it
 // did not exist: `ready` with no members. Here the worker stops between its read and its store
 // while B is created, which makes that order certain.
-TEST(SegmentEngineRaceTest, SegmentCreatedWhileTheWorkerReloadsIsComputed) {
-  TempDir dir;
-  ASSERT_FALSE(dir.path().empty());
-  auto opened = store::SqliteStore::Open({std::filesystem::path(dir.path()) / "xoal.db"});
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
-  auto sqlite = std::move(*opened);
-  PausingStore pausing(*sqlite);
-  FakeClock clock{*ParseIsoTime("2026-06-01T09:00:00Z")};
-  SegmentEngine engine(pausing, clock);
-  ASSERT_TRUE(engine.Load().ok());
-  auto made = core::CreateProject(engine.store(), clock, "race");
-  ASSERT_TRUE(made.ok()) << made.status().message();
-  const store::Project& project = made->project;
-  pausing.seg_project_ = project.id;
-  constexpr int kCustomers = 5;
-  for (int i = 0; i < kCustomers; ++i) {
-    Status st = engine.store().Write([&](store::WriteTxn& txn) {
-      core::WriteContext ctx{&project, clock.SystemNow(), clock.SystemNow(), "api"};
-      json::object body{{"user_id", "u-" + std::to_string(i)},
-                        {"attributes", json::object{{"plan", "pro"}}}};
-      return core::UpsertCustomer(txn, ctx, body).status();
-    });
-    ASSERT_TRUE(st.ok()) << st.message();
-  }
-  auto pro = [](std::string name) {
-    return json::object{{"name", std::move(name)},
-                        {"conditions", J(R"({"attribute": "plan", "op": "eq", "value": "pro"})")}};
-  };
-  auto a = engine.Create(project, pro("A"));
-  ASSERT_TRUE(a.ok()) << a.status().message();
+TEST_F(SegmentEngineRaceTest, SegmentCreatedWhileTheWorkerReloadsIsComputed) {
+  AddProCustomers(5);
+  std::string a = Create("A", "pro");
 
-  std::thread worker([&] { engine.RunPendingWorkForTest(); });
-  pausing.Arm(a->id, worker.get_id());
-  pausing.AwaitPaused();
-  auto b = engine.Create(project, pro("B"));
-  pausing.Release();
+  std::thread worker([&] { engine_->RunPendingWorkForTest(); });
+  pausing_->PauseAfterReadFollowingReady(a, worker.get_id());
+  pausing_->AwaitPaused();
+  std::string b = Create("B", "pro");
+  pausing_->Release();
   worker.join();
-  engine.RunPendingWorkForTest();
+  engine_->RunPendingWorkForTest();
 
-  ASSERT_TRUE(b.ok()) << b.status().message();
-  int64_t size_a = -1;
-  int64_t size_b = -1;
-  ASSERT_TRUE(sqlite
-                  ->Read([&](store::ReadTxn& txn) {
-                    XOAL_ASSIGN_OR_RETURN(size_a, txn.CountSegmentMembers(a->id));
-                    XOAL_ASSIGN_OR_RETURN(size_b, txn.CountSegmentMembers(b->id));
-                    return Status::Ok();
-                  })
-                  .ok());
-  EXPECT_EQ(size_a, kCustomers);
-  EXPECT_EQ(size_b, kCustomers) << "segment B was computed against a snapshot without it";
-  sqlite->Close();
+  EXPECT_EQ(SizeAndStatus(a), std::make_pair(int64_t{5}, std::string("ready")));
+  EXPECT_EQ(SizeAndStatus(b), std::make_pair(int64_t{5}, std::string("ready")))
+      << "segment B was computed against a snapshot without it";
+}
+
+// Found by a review: new conditions given while a compute was running restarted it, but the page
+// in flight then moved the cursor past the restart (or, on the last page, marked the segment
+// ready), so the customers of the pages done before kept their membership under the old
+// conditions. Here the worker stops before writing its second page while the conditions change.
+TEST_F(SegmentEngineRaceTest, ConditionsChangedDuringAComputeAreComputedFromTheStart) {
+  AddProCustomers(150);  // two pages of the compute
+  std::string s = Create("S", "pro");
+
+  std::thread worker([&] { engine_->RunPendingWorkForTest(); });
+  pausing_->PauseBeforeWrite(2, worker.get_id());
+  pausing_->AwaitPaused();
+  auto updated = engine_->Update(project_, s, json::object{{"conditions", PlanIs("free")}});
+  pausing_->Release();
+  worker.join();
+  engine_->RunPendingWorkForTest();
+
+  ASSERT_TRUE(updated.ok()) << updated.status().message();
+  EXPECT_EQ(SizeAndStatus(s), std::make_pair(int64_t{0}, std::string("ready")))
+      << "members left from the old conditions";
 }
 
 }  // namespace
