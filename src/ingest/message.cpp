@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view kTypes[] = {"identify", "track", "page", "screen", "group", "alias"};
 constexpr size_t kMaxEventNameLength = 256;
+constexpr size_t kMaxIdLength = 256;
 
 const json::value* Find(const json::object& o, std::string_view key) {
   auto it = o.find(key);
@@ -127,7 +128,17 @@ std::optional<std::string> EmailOf(const json::object& m, const json::object& tr
   return std::nullopt;
 }
 
+// Checks that the message names a person, by ids the Customer API also takes (at most
+// kMaxIdLength characters, as core/customers.cpp allows): a longer one made a profile whose
+// user_id the Customer API refuses, and one over the 16 KiB header limit cannot be looked up.
 Status RequirePerson(const Message& msg) {
+  for (const auto& [id, name] :
+       {std::pair{&msg.user_id, "userId"}, std::pair{&msg.anonymous_id, "anonymousId"},
+        std::pair{&msg.previous_id, "previousId"}}) {
+    if (*id && (*id)->size() > kMaxIdLength) {
+      return Status::InvalidArgument(std::string(name) + " is longer than 256 characters", name);
+    }
+  }
   if (msg.user_id || msg.anonymous_id || msg.email) return Status::Ok();
   return Status::InvalidArgument(
       "the message names no person: give userId, anonymousId or an "

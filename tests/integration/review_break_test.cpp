@@ -88,5 +88,29 @@ TEST_F(ReviewBreakTest, CustomerListOfAnUnknownSegmentIs404) {
   EXPECT_TRUE(IsError(r, 404, "not_found"));
 }
 
+// The Customer API takes user and anonymous ids of 1 to 256 characters; ingestion took any
+// length, making profiles whose user_id the Customer API refuses (and, over 16 KiB, that no
+// lookup can name).
+TEST_F(ReviewBreakTest, IngestedIdsLongerThanTheCustomerApiTakesAreRejected) {
+  std::string longest(256, 'u');
+  std::string too_long(257, 'x');
+  json::array batch{
+      json::object{{"type", "track"}, {"userId", too_long}, {"event", "Clicked"}},
+      json::object{{"type", "track"}, {"anonymousId", too_long}, {"event", "Clicked"}},
+      json::object{{"type", "alias"}, {"userId", "long-alias"}, {"previousId", too_long}},
+      json::object{{"type", "track"}, {"userId", longest}, {"event", "Clicked"}}};
+
+  HttpResponse r = Send(kSegment, batch);
+
+  EXPECT_TRUE(IsIngestAnswer(r, 1, 0, {0, 1, 2}));
+  HttpResponse api = http_->Post("/api/v1/customers", json::object{{"user_id", too_long}}, key());
+  EXPECT_TRUE(IsError(api, 422, "invalid", "user_id"));
+  EXPECT_NE(UsidOf("user_id", longest), "<none>");
+  EXPECT_EQ(UsidOf("user_id", "long-alias"), "<none>");
+  HttpResponse list = http_->Get("/api/v1/customers", key());
+  ASSERT_TRUE(HasStatus(list, 200));
+  EXPECT_EQ(DataOf(list).size(), 1u) << list.body;
+}
+
 }  // namespace
 }  // namespace xoal::testing

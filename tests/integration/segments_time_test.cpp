@@ -2,7 +2,7 @@
 // falls out of a 30-day window leaves the segment then, without any new data"), on the injected
 // clock of `serve --test-clock`, and the recorded time of each entry and exit is the exact moment
 // of the flip (within a second), even when the clock jumps past it or the server was down then.
-// The last test runs on the real clock.
+// The last two tests run on the real clock.
 #include <thread>
 
 #include "integration/segments_fixture.hpp"
@@ -189,36 +189,56 @@ TEST_F(SegmentsTimeTest, SegmentComputedFromScratchSetsTimers) {
 class SegmentsRealClockTest : public SegmentsTimeTest {
  protected:
   bool UseTestClock() const override { return false; }
+
+  static int64_t WallNowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Polls (at most 10 s) until the customer's membership becomes `member` and checks that the
+  // flip was seen, and recorded, within a second after `expected` (epoch ms), not before.
+  void ExpectFlipOnTime(const std::string& segment_id, const std::string& usid, bool member,
+                        int64_t expected) {
+    int64_t seen = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (seen == 0 && std::chrono::steady_clock::now() < deadline) {
+      if (IsMember(segment_id, usid) == member) {
+        seen = WallNowMs();
+        break;
+      }
+      EXPECT_LT(WallNowMs(), expected + kTolerance) << "not flipped a second after the moment";
+      std::this_thread::sleep_for(kPollInterval);
+    }
+    ASSERT_NE(seen, 0) << "never flipped";
+    EXPECT_GE(seen, expected) << "flipped before the moment";
+    EXPECT_LT(seen, expected + kTolerance);
+    EXPECT_NEAR(ChangeAt(segment_id, usid, member ? "entered" : "exited"), expected, kTolerance);
+  }
 };
 
 TEST_F(SegmentsRealClockTest, WithinNextEntersOnTimeOnTheRealClock) {
-  using std::chrono::system_clock;
-  auto now_ms = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               system_clock::now().time_since_epoch())
-        .count();
-  };
   std::string ending = TrialEnding(R"({"minutes": 1})");
-  int64_t ends = now_ms() + 63 * 1000;
+  int64_t ends = WallNowMs() + 63 * 1000;
   int64_t expected = ends - kMinute;
   std::string usid = CustomerWithTrialEnd(ends);
   ASSERT_FALSE(IsMember(ending, usid));
 
-  int64_t seen = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (IsMember(ending, usid)) {
-      seen = now_ms();
-      break;
-    }
-    EXPECT_LT(now_ms(), expected + kTolerance) << "still out a second after the flip";
-    std::this_thread::sleep_for(kPollInterval);
-  }
+  ExpectFlipOnTime(ending, usid, true, expected);
+}
 
-  ASSERT_NE(seen, 0) << "never entered";
-  EXPECT_GE(seen, expected) << "entered before the moment";
-  EXPECT_LT(seen, expected + kTolerance);
-  EXPECT_NEAR(ChangeAt(ending, usid, "entered"), expected, kTolerance);
+// Issue 4: a customer whose only qualifying event ages out of a window of a few seconds leaves
+// the segment within a second of that moment on the real clock, with no new data: the purchase
+// is dated 57 s ago and the window is the last minute, so it ends 3 s from now.
+TEST_F(SegmentsRealClockTest, OnlyPurchaseAgesOutOfTheWindowOnTimeOnTheRealClock) {
+  std::string recent = ReadyDynamic("recent buyers",
+                                    J(R"({"event": "purchase", "within_last": {"minutes": 1}})"));
+  int64_t bought = WallNowMs() - 57 * 1000;
+  int64_t expected = bought + kMinute;
+  std::string usid = TrackPurchase(bought, "p-1");
+  ASSERT_TRUE(IsMember(recent, usid));
+
+  ExpectFlipOnTime(recent, usid, false, expected);
 }
 
 }  // namespace
