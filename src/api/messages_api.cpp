@@ -6,6 +6,7 @@
 #include "core/customers.hpp"
 #include "messaging/compose.hpp"
 #include "messaging/outbox.hpp"
+#include "messaging/policy.hpp"
 #include "messaging/render.hpp"
 
 namespace xoal::api {
@@ -124,16 +125,6 @@ Result<Prepared> Prepare(Api& api, const ApiCall& call, const MessageRequest& r)
   return p;
 }
 
-// The customer's address on `channel`. Errors: kInvalidArgument (field "customer").
-Result<std::string> RecipientFor(messaging::Channel channel, const store::Customer& c) {
-  auto to = messaging::RecipientAddress(channel, c);
-  if (!to) {
-    return Status::InvalidArgument(
-        "the customer has no " + std::string(messaging::AddressName(channel)), "customer");
-  }
-  return *to;
-}
-
 http::Response RenderTemplate(Api& api, ApiCall& call) {
   auto body = ParseObjectBody(call.req);
   if (!body.ok()) return ErrorResponse(body.status());
@@ -170,9 +161,6 @@ http::Response SendMessage(Api& api, ApiCall& call) {
             std::string(messaging::ChannelName(*r->channel)) + " first",
         "channel"));
   }
-  auto to = RecipientFor(*r->channel, p->customer);
-  if (!to.ok()) return ErrorResponse(to.status());
-
   auto rendered = api.deps().renderer->Render(call.project, p->customer, r->message, p->data);
   if (!rendered.ok()) return RenderErrorResponse(rendered.status());
   json::object content = std::move(rendered->message);
@@ -180,7 +168,8 @@ http::Response SendMessage(Api& api, ApiCall& call) {
   bool transactional = r->transactional.value_or(false);
   Status valid = messaging::CheckOutgoing(*r->channel, content, transactional);
   if (!valid.ok()) return ErrorResponse(valid);
-  if (*r->channel != messaging::Channel::kWebhook) content["to"] = *to;
+  // The outbox fills in the recipient and skips (no_address) a customer without one.
+  content.erase("to");
 
   messaging::EnqueueRequest request{call.project.id,    p->customer.usid,   *r->channel,
                                     std::move(content), r->idempotency_key, transactional};
@@ -193,10 +182,20 @@ Result<store::OutboxFilter> ReadFilter(const http::Request& req) {
   store::OutboxFilter f;
   if (const std::string* c = req.Query("customer"); c && !c->empty()) f.usid = *c;
   if (const std::string* s = req.Query("status"); s && !s->empty()) {
-    if (*s != "queued" && *s != "sending" && *s != "sent" && *s != "failed") {
-      return Status::InvalidArgument("status must be queued, sending, sent or failed", "status");
+    if (*s != "queued" && *s != "sending" && *s != "sent" && *s != "failed" && *s != "skipped") {
+      return Status::InvalidArgument("status must be queued, sending, sent, failed or skipped",
+                                     "status");
     }
     f.status = *s;
+  }
+  if (const std::string* r = req.Query("skip_reason"); r && !r->empty()) {
+    if (!messaging::ParseSkipReason(*r)) {
+      return Status::InvalidArgument(
+          "skip_reason must be no_address, unsubscribed, suppressed, frequency_cap or "
+          "quiet_hours",
+          "skip_reason");
+    }
+    f.skip_reason = *r;
   }
   if (const std::string* ch = req.Query("channel"); ch && !ch->empty()) {
     if (!messaging::ParseChannel(*ch)) {

@@ -17,7 +17,98 @@ json::object DefaultSettings() {
                       {"languages", json::array{"English"}},
                       {"default_language", "English"},
                       {"sources", json::object{}},
-                      {"ingest_rate_limit", nullptr}};
+                      {"ingest_rate_limit", nullptr},
+                      {"frequency_cap", nullptr},
+                      {"quiet_hours", nullptr},
+                      {"tracking", json::object{{"opens", false}, {"clicks", false}}},
+                      {"public_base_url", nullptr}};
+}
+
+// "HH:MM" (00:00 to 23:59) as minutes after midnight.
+std::optional<int> ParseClockTime(std::string_view s) {
+  if (s.size() != 5 || s[2] != ':') return std::nullopt;
+  for (size_t i : {0, 1, 3, 4}) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+  }
+  int h = (s[0] - '0') * 10 + (s[1] - '0');
+  int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (h > 23 || m > 59) return std::nullopt;
+  return h * 60 + m;
+}
+
+// null or {"per_day": N >= 1}.
+Status ValidateFrequencyCap(const json::value& v) {
+  if (v.is_null()) return Status::Ok();
+  const auto* o = v.if_object();
+  const json::value* n = o ? o->if_contains("per_day") : nullptr;
+  if (!o || o->size() != 1 || !n || !n->is_int64() || n->get_int64() < 1 ||
+      n->get_int64() > 10000) {
+    return Status::InvalidArgument(
+        "frequency_cap is null or {\"per_day\": N} with N from 1 to 10000", "frequency_cap");
+  }
+  return Status::Ok();
+}
+
+// null or {"start": "HH:MM", "end": "HH:MM", "mode": "hold"|"skip"}.
+Status ValidateQuietHours(const json::value& v) {
+  if (v.is_null()) return Status::Ok();
+  const std::string field = "quiet_hours";
+  if (!v.is_object()) return Status::InvalidArgument(field + " must be an object or null", field);
+  for (const auto& [k, x] : v.get_object()) {
+    std::string f = field + "." + std::string(k);
+    if (k == "start" || k == "end") {
+      if (!x.is_string() || !ParseClockTime(x.get_string())) {
+        return Status::InvalidArgument(f + " must be a time \"HH:MM\"", f);
+      }
+    } else if (k == "mode") {
+      if (x != json::value("hold") && x != json::value("skip")) {
+        return Status::InvalidArgument(f + " must be \"hold\" or \"skip\"", f);
+      }
+    } else {
+      return Status::InvalidArgument("quiet_hours takes start, end and mode", f);
+    }
+  }
+  for (const char* k : {"start", "end"}) {
+    if (!v.get_object().contains(k)) {
+      return Status::InvalidArgument("quiet_hours needs start and end", field + "." + k);
+    }
+  }
+  if (v.get_object().at("start") == v.get_object().at("end")) {
+    return Status::InvalidArgument("quiet_hours start and end must differ", field + ".end");
+  }
+  return Status::Ok();
+}
+
+// {"opens": bool, "clicks": bool}; members not given keep their value.
+Status ApplyTracking(json::object& settings, const json::value& v) {
+  if (!v.is_object()) return Status::InvalidArgument("tracking must be an object", "tracking");
+  json::object tracking =
+      settings["tracking"].is_object() ? settings["tracking"].as_object() : json::object{};
+  for (const auto& [k, x] : v.get_object()) {
+    if ((k != "opens" && k != "clicks") || !x.is_bool()) {
+      return Status::InvalidArgument("tracking takes opens and clicks, booleans",
+                                     "tracking." + std::string(k));
+    }
+    tracking[k] = x;
+  }
+  settings["tracking"] = std::move(tracking);
+  return Status::Ok();
+}
+
+Status ValidateBaseUrl(const json::value& v) {
+  if (v.is_null()) return Status::Ok();
+  if (!v.is_string() || v.get_string().size() > 500 ||
+      !(v.get_string().starts_with("https://") || v.get_string().starts_with("http://")) ||
+      v.get_string().find_first_of(" \t\r\n<>\"") != json::string::npos) {
+    return Status::InvalidArgument("public_base_url must be an http(s) URL or null",
+                                   "public_base_url");
+  }
+  return Status::Ok();
+}
+
+bool SettingBool(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  return v && v->is_bool() && v->get_bool();
 }
 
 // null (no limit) or {"requests_per_second": R > 0, "burst": B >= 1 (default R)}.
@@ -79,8 +170,8 @@ Status ApplyLanguages(json::object& settings, const json::object& patch) {
     }
     for (size_t i = 0; i < v.as_array().size(); ++i) {
       const auto& l = v.as_array()[i];
-      bool repeated = std::find(v.as_array().begin(), v.as_array().begin() + i, l) !=
-                      v.as_array().begin() + i;
+      bool repeated =
+          std::find(v.as_array().begin(), v.as_array().begin() + i, l) != v.as_array().begin() + i;
       if (repeated) {
         return Status::InvalidArgument("languages lists " + json::serialize(l) + " twice",
                                        "languages");
@@ -111,6 +202,7 @@ Result<CreatedProject> CreateProject(store::Store& store, const Clock& clock, st
   XOAL_RETURN_IF_ERROR(ValidateName(json::value(name)));
   SystemTime now = clock.SystemNow();
   store::Project p{"prj_" + RandomAlnum(16), std::move(name), DefaultSettings(), now};
+  p.settings["link_secret"] = RandomAlnum(40);
   NewKey ing = MakeKey(p.id, store::KeyType::kIngestion, "default ingestion key", now);
   NewKey mgmt = MakeKey(p.id, store::KeyType::kManagement, "default management key", now);
   XOAL_RETURN_IF_ERROR(store.Write([&](store::WriteTxn& txn) {
@@ -134,6 +226,7 @@ json::object ProjectToJson(const store::Project& p) {
     sources[s] = json::object{{"secret_set", !ProjectSourceSecret(p, s).empty()}};
   }
   settings["sources"] = std::move(sources);
+  settings.erase("link_secret");
   for (auto& [k, v] : settings) out[k] = std::move(v);
   return out;
 }
@@ -158,6 +251,17 @@ Result<store::Project> ApplyProjectPatch(store::Project p, const json::object& p
       settings["ingest_rate_limit"] = v;
     } else if (key == "sources") {
       XOAL_RETURN_IF_ERROR(ApplySources(settings, v));
+    } else if (key == "frequency_cap") {
+      XOAL_RETURN_IF_ERROR(ValidateFrequencyCap(v));
+      settings["frequency_cap"] = v;
+    } else if (key == "quiet_hours") {
+      XOAL_RETURN_IF_ERROR(ValidateQuietHours(v));
+      settings["quiet_hours"] = v;
+    } else if (key == "tracking") {
+      XOAL_RETURN_IF_ERROR(ApplyTracking(settings, v));
+    } else if (key == "public_base_url") {
+      XOAL_RETURN_IF_ERROR(ValidateBaseUrl(v));
+      settings["public_base_url"] = v;
     } else if (key != "languages" && key != "default_language") {
       return Status::InvalidArgument("unknown or read-only setting " + std::string(key),
                                      std::string(key));
@@ -186,6 +290,39 @@ std::string ProjectSourceSecret(const store::Project& p, std::string_view source
   auto secret = src->value().as_object().find("secret");
   if (secret == src->value().as_object().end() || !secret->value().is_string()) return {};
   return std::string(secret->value().get_string());
+}
+
+MessagingSettings ProjectMessagingSettings(const store::Project& p) {
+  const json::object& s = p.settings;
+  MessagingSettings out;
+  if (const auto* cap = s.if_contains("frequency_cap"); cap && cap->is_object()) {
+    if (const auto* n = cap->get_object().if_contains("per_day"); n && n->is_int64()) {
+      out.per_day = static_cast<int>(n->get_int64());
+    }
+  }
+  if (const auto* q = s.if_contains("quiet_hours"); q && q->is_object()) {
+    const auto& o = q->get_object();
+    const auto* start = o.if_contains("start");
+    const auto* end = o.if_contains("end");
+    auto a = start && start->is_string() ? ParseClockTime(start->get_string()) : std::nullopt;
+    auto b = end && end->is_string() ? ParseClockTime(end->get_string()) : std::nullopt;
+    const auto* mode = o.if_contains("mode");
+    if (a && b) out.quiet_hours = QuietHours{*a, *b, !(mode && *mode == json::value("skip"))};
+  }
+  if (const auto* t = s.if_contains("tracking"); t && t->is_object()) {
+    out.track_opens = SettingBool(t->get_object(), "opens");
+    out.track_clicks = SettingBool(t->get_object(), "clicks");
+  }
+  if (const auto* u = s.if_contains("public_base_url"); u && u->is_string()) {
+    out.public_base_url = std::string(u->get_string());
+    while (out.public_base_url.ends_with('/')) out.public_base_url.pop_back();
+  }
+  if (const auto* k = s.if_contains("link_secret"); k && k->is_string()) {
+    out.link_secret = std::string(k->get_string());
+  }
+  const auto* tz = s.if_contains("timezone");
+  out.timezone = tz && tz->is_string() ? std::string(tz->get_string()) : "UTC";
+  return out;
 }
 
 }  // namespace xoal::core

@@ -7,6 +7,8 @@
 
 #include "common/crypto.hpp"
 #include "common/time_format.hpp"
+#include "messaging/compose.hpp"
+#include "messaging/policy.hpp"
 
 namespace xoal::messaging {
 namespace {
@@ -91,6 +93,37 @@ json::object AnswerJson(const channels::SendResult& r, int attempt) {
   return a;
 }
 
+// The customer `usid` names, following merges; nullopt when deleted.
+Result<std::optional<store::Customer>> LiveCustomer(store::ReadTxn& txn,
+                                                    const std::string& project_id,
+                                                    const std::string& usid) {
+  XOAL_ASSIGN_OR_RETURN(auto c, txn.FindCustomer(project_id, store::CustomerKey::kUsid, usid));
+  if (c) return c;
+  XOAL_ASSIGN_OR_RETURN(auto into, txn.FindMergedInto(project_id, usid));
+  if (!into) return std::optional<store::Customer>();
+  return txn.FindCustomer(project_id, store::CustomerKey::kUsid, *into);
+}
+
+// The deliverability checks that can change while a message waits, repeated before a send.
+Result<std::optional<SkipReason>> RecheckInTxn(store::ReadTxn& txn, const store::OutboxMessage& m) {
+  auto channel = ParseChannel(m.channel);
+  if (!channel || *channel == Channel::kWebhook) return std::optional<SkipReason>();
+  XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(m.project_id));
+  XOAL_ASSIGN_OR_RETURN(auto customer, LiveCustomer(txn, m.project_id, m.usid));
+  if (!project || !customer) return std::optional<SkipReason>();
+  return RecheckBeforeSend(txn, *project, *customer, *channel, Text(m.content, "to"),
+                           m.transactional);
+}
+
+// Marks `m` skipped for `reason` (the check repeated just before a send).
+void MarkSkipped(store::OutboxMessage& m, SkipReason reason, SystemTime now) {
+  m.status = "skipped";
+  m.skip_reason = std::string(SkipReasonName(reason));
+  m.next_attempt_at.reset();
+  m.updated_at = now;
+  m.last_answer = json::object{{"outcome", "skipped"}, {"reason", m.skip_reason}};
+}
+
 // The engagement event of a final outcome, on the customer (or the profile it was merged into).
 Status RecordEngagementEvent(store::WriteTxn& txn, const store::OutboxMessage& m,
                              const channels::SendResult& r, SystemTime now) {
@@ -131,15 +164,39 @@ Result<EnqueueResult> EnqueueInTxn(store::WriteTxn& txn, const EnqueueRequest& r
   XOAL_ASSIGN_OR_RETURN(auto existing,
                         txn.FindOutboxMessageByKey(request.project_id, m.idempotency_key));
   if (existing) return EnqueueResult{std::move(*existing), false};
+  XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(request.project_id));
+  if (!project) return Status::NotFound("no project " + request.project_id);
+  XOAL_ASSIGN_OR_RETURN(auto customer, LiveCustomer(txn, request.project_id, request.usid));
+  if (!customer) return Status::NotFound("no customer with usid " + request.usid);
+
   m.project_id = request.project_id;
-  m.usid = request.usid;
+  m.usid = customer->usid;
   m.channel = std::string(ChannelName(request.channel));
-  m.status = "queued";
   m.content = request.content;
   m.transactional = request.transactional;
   m.created_at = now;
   m.updated_at = now;
-  m.next_attempt_at = now;
+  std::string to = Text(m.content, "to");
+  if (!m.content.contains("to") && request.channel != Channel::kWebhook) {
+    to = RecipientAddress(request.channel, *customer).value_or("");
+    m.content["to"] = to;
+  }
+  XOAL_ASSIGN_OR_RETURN(auto decision, CheckDelivery(txn, *project, *customer, request.channel, to,
+                                                     request.transactional, now));
+  m.planned_at = decision.send_at;
+  if (decision.skip()) {
+    m.status = "skipped";
+    m.skip_reason = std::string(SkipReasonName(*decision.reason));
+    m.last_answer = json::object{{"outcome", "skipped"}, {"reason", m.skip_reason}};
+  } else {
+    m.status = "queued";
+    m.next_attempt_at = decision.send_at;
+    if (decision.hold()) {
+      m.last_answer = json::object{{"outcome", "held"},
+                                   {"reason", SkipReasonName(*decision.reason)},
+                                   {"until", FormatIsoTime(decision.send_at)}};
+    }
+  }
   XOAL_RETURN_IF_ERROR(txn.InsertOutboxMessage(m));
   return EnqueueResult{std::move(m), true};
 }
@@ -188,7 +245,9 @@ json::object OutboxMessageToJson(const store::OutboxMessage& m) {
       {"attempt_started_at", OptTime(m.attempt_started_at)},
       {"provider_message_id",
        m.provider_message_id.empty() ? json::value(nullptr) : json::value(m.provider_message_id)},
-      {"last_answer", m.last_answer.empty() ? json::value(nullptr) : json::value(m.last_answer)}};
+      {"last_answer", m.last_answer.empty() ? json::value(nullptr) : json::value(m.last_answer)},
+      {"skip_reason", m.skip_reason.empty() ? json::value(nullptr) : json::value(m.skip_reason)},
+      {"planned_at", FormatIsoTime(m.planned_at)}};
 }
 
 Outbox::Outbox(store::Store& store, const Clock& clock, Senders senders, Metrics* metrics,
@@ -203,7 +262,12 @@ Result<EnqueueResult> Outbox::Enqueue(const EnqueueRequest& request) {
     XOAL_ASSIGN_OR_RETURN(result, EnqueueInTxn(txn, request, clock_.SystemNow()));
     return Status::Ok();
   }));
-  if (result->created) {
+  if (result->created && result->message.status == "skipped") {
+    Count("xoal_messages_skipped_total");
+    spdlog::info("message_skipped message_id={} project_id={} customer_id={} channel={} reason={}",
+                 result->message.id, result->message.project_id, result->message.usid,
+                 result->message.channel, result->message.skip_reason);
+  } else if (result->created) {
     Count("xoal_messages_enqueued_total");
     spdlog::debug(
         "message_state message_id={} project_id={} customer_id={} channel={} "
@@ -299,10 +363,11 @@ void Outbox::Run() {
       seen_wake = wake_count_;
     }
     auto claimed = Claim();
-    if (claimed.ok() && *claimed) {
-      Deliver(std::move(**claimed));
+    if (claimed.ok() && claimed->message) {
+      Deliver(std::move(*claimed->message));
       continue;
     }
+    if (claimed.ok() && claimed->skipped) continue;
     if (!claimed.ok()) {
       spdlog::warn("outbox_claim_failed error=\"{}\"", claimed.status().message());
     }
@@ -324,7 +389,7 @@ void Outbox::Run() {
   }
 }
 
-Result<std::optional<store::OutboxMessage>> Outbox::Claim() {
+Result<Outbox::Claimed> Outbox::Claim() {
   std::optional<store::OutboxMessage> claimed;
   SystemTime now = clock_.SystemNow();
   // A read first: idle workers woken together must not queue empty writes for the one writer.
@@ -334,12 +399,22 @@ Result<std::optional<store::OutboxMessage>> Outbox::Claim() {
     any_due = !due.empty();
     return Status::Ok();
   }));
-  if (!any_due) return claimed;
+  if (!any_due) return Claimed{};
+  std::optional<store::OutboxMessage> skipped;
   XOAL_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) {
     claimed.reset();
+    skipped.reset();
     XOAL_ASSIGN_OR_RETURN(auto due, txn.DueOutboxMessages(now, 1));
     if (due.empty()) return Status::Ok();
     store::OutboxMessage m = std::move(due.front());
+    XOAL_ASSIGN_OR_RETURN(auto skip, RecheckInTxn(txn, m));
+    if (skip) {
+      // Unsubscribed or suppressed while it waited: never sent.
+      MarkSkipped(m, *skip, now);
+      XOAL_RETURN_IF_ERROR(txn.UpdateOutboxMessage(m));
+      skipped = std::move(m);
+      return Status::Ok();
+    }
     m.status = "sending";
     m.attempts += 1;
     m.attempt_started_at = now;
@@ -349,13 +424,19 @@ Result<std::optional<store::OutboxMessage>> Outbox::Claim() {
     claimed = std::move(m);
     return Status::Ok();
   }));
+  if (skipped) {
+    Count("xoal_messages_skipped_total");
+    spdlog::info("message_skipped message_id={} project_id={} customer_id={} channel={} reason={}",
+                 skipped->id, skipped->project_id, skipped->usid, skipped->channel,
+                 skipped->skip_reason);
+  }
   if (claimed) {
     spdlog::debug(
         "message_state message_id={} project_id={} customer_id={} channel={} "
         "status=sending attempt={}",
         claimed->id, claimed->project_id, claimed->usid, claimed->channel, claimed->attempts);
   }
-  return claimed;
+  return Claimed{std::move(claimed), skipped.has_value()};
 }
 
 void Outbox::Deliver(store::OutboxMessage m) {

@@ -69,10 +69,22 @@ struct EnqueueResult {
   bool created = false;  // false when the idempotency key named an existing message
 };
 
-// Adds a queued message, due now, inside the caller's write transaction, so that a workflow step
-// can enqueue in the same commit as its own state. The same idempotency key again in the project
-// returns the existing message instead. Errors: kInvalidArgument (field "idempotency_key") for a
-// key channels cannot carry; store errors.
+// Adds a message inside the caller's write transaction, so that a workflow step can enqueue in
+// the same commit as its own state. The same idempotency key again in the project returns the
+// existing message instead (whatever its status).
+//
+// The deliverability policy (messaging/policy.hpp) decides at once, and the message is stored
+// either way:
+//   send: status `queued`, due now;
+//   hold: status `queued`, next_attempt_at = when the quiet-hours window ends, last_answer
+//         {"outcome": "held", "reason": "quiet_hours", "until": ...};
+//   skip: status `skipped`, skip_reason one of no_address, unsubscribed, suppressed,
+//         frequency_cap, quiet_hours; never sent.
+// Callers count skips by reason from the returned message's `status` and `skip_reason`.
+// `content.to` absent: the customer's address on the channel is filled in (RecipientAddress).
+// `usid` of a merged-away profile is followed to the surviving one.
+// Errors: kInvalidArgument (field "idempotency_key") for a key channels cannot carry; kNotFound
+// for an unknown project or customer; store errors.
 Result<EnqueueResult> EnqueueInTxn(store::WriteTxn& txn, const EnqueueRequest& request,
                                    SystemTime now);
 
@@ -112,8 +124,13 @@ class Outbox {
 
  private:
   void Run();
-  // Claims the earliest due message and records the attempt; nullopt when none is due.
-  Result<std::optional<store::OutboxMessage>> Claim();
+  struct Claimed {
+    std::optional<store::OutboxMessage> message;  // claimed for sending
+    bool skipped = false;  // the due message was skipped instead (policy re-check)
+  };
+  // Takes the earliest due message: records the attempt and returns it, or, when the customer
+  // unsubscribed or the address was suppressed while it waited, marks it skipped.
+  Result<Claimed> Claim();
   void Deliver(store::OutboxMessage m);
   channels::SendResult Send(const store::OutboxMessage& m, const json::object& config);
   void RecordOutcome(store::OutboxMessage m, const channels::SendResult& r);

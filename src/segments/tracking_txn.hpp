@@ -202,6 +202,18 @@ class TrackingTxn final : public store::WriteTxn {
                                                               int64_t after_pos) override {
     return inner_.NextBroadcastRecipientDue(b, after_due, after_pos);
   }
+  Result<int64_t> CountCappedMessages(std::string_view p, std::string_view usid, SystemTime from,
+                                      SystemTime to) override {
+    return inner_.CountCappedMessages(p, usid, from, to);
+  }
+  Result<std::optional<store::Suppression>> GetSuppression(std::string_view p,
+                                                           std::string_view address) override {
+    return inner_.GetSuppression(p, address);
+  }
+  Result<std::vector<store::Suppression>> ListSuppressions(std::string_view p,
+                                                           store::PageRequest page) override {
+    return inner_.ListSuppressions(p, page);
+  }
 
   Result<std::optional<store::Workflow>> GetWorkflow(std::string_view p,
                                                      std::string_view id) override {
@@ -313,6 +325,10 @@ class TrackingTxn final : public store::WriteTxn {
   Status InsertBroadcastRecipient(std::string_view p, std::string_view b,
                                   const store::BroadcastRecipient& r) override {
     return inner_.InsertBroadcastRecipient(p, b, r);
+  }
+  Status InsertSuppression(store::Suppression& s) override { return inner_.InsertSuppression(s); }
+  Status DeleteSuppression(std::string_view p, std::string_view address) override {
+    return inner_.DeleteSuppression(p, address);
   }
 
   Status PutWorkflow(store::Workflow& w) override { return inner_.PutWorkflow(w); }

@@ -160,6 +160,18 @@ CREATE TABLE workflow_trigger_keys(
     R"sql(
 CREATE INDEX segment_members_by_seq ON segment_members(segment_id, seq);
 )sql",
+    // Version 8: skipped messages and their reason, the planned send time (frequency caps),
+    // suppression lists, and a secret per project that signs the links messages carry.
+    R"sql(
+ALTER TABLE outbox_messages ADD COLUMN skip_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox_messages ADD COLUMN planned_at INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox_messages SET planned_at = created_at;
+CREATE TABLE suppressions(
+  seq INTEGER PRIMARY KEY, project_id TEXT NOT NULL, address TEXT NOT NULL, channel TEXT NOT NULL,
+  reason TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE(project_id, address));
+UPDATE projects SET settings = json_set(settings, '$.link_secret', lower(hex(randomblob(32))))
+  WHERE json_extract(settings, '$.link_secret') IS NULL;
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -334,7 +346,8 @@ constexpr const char* kCustomerColumns =
 #define XOAL_SELECT_OUTBOX                                                                  \
   "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "           \
   "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, " \
-  "attempt_started_at, provider_message_id, last_answer FROM outbox_messages "
+  "attempt_started_at, provider_message_id, last_answer, skip_reason, planned_at "          \
+  "FROM outbox_messages "
 
 #define XOAL_SELECT_BROADCAST                                                                   \
   "SELECT seq, project_id, id, name, status, definition, start_at, phase, member_cursor, "      \
@@ -706,9 +719,9 @@ class SqliteReads : public Base {
         c_.Prepare(XOAL_SELECT_OUTBOX
                    "WHERE project_id = ?1 AND (?2 = 0 OR seq < ?2) AND (?3 IS NULL OR usid = ?3) "
                    "AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR channel = ?5) "
-                   "ORDER BY seq DESC LIMIT ?6");
+                   "AND (?7 IS NULL OR skip_reason = ?7) ORDER BY seq DESC LIMIT ?6");
     s.Bind(1, project_id).Bind(2, before_seq).Bind(3, filter.usid).Bind(4, filter.status);
-    s.Bind(5, filter.channel).Bind(6, static_cast<int64_t>(limit));
+    s.Bind(5, filter.channel).Bind(6, static_cast<int64_t>(limit)).Bind(7, filter.skip_reason);
     return ReadOutboxMessages(s);
   }
 
@@ -748,11 +761,11 @@ class SqliteReads : public Base {
     std::string end(prefix);
     if (!end.empty()) end.back() = static_cast<char>(end.back() + 1);
     auto s = c_.Prepare(
-        "SELECT status, COUNT(*) FROM outbox_messages WHERE project_id = ? AND "
-        "idempotency_key >= ? AND idempotency_key < ? GROUP BY status");
+        "SELECT status, skip_reason, COUNT(*) FROM outbox_messages WHERE project_id = ? AND "
+        "idempotency_key >= ? AND idempotency_key < ? GROUP BY status, skip_reason");
     s.Bind(1, project_id).Bind(2, prefix).Bind(3, end);
     std::vector<OutboxCount> out;
-    while (s.Step() == SQLITE_ROW) out.push_back(OutboxCount{s.Text(0), "", s.Int(1)});
+    while (s.Step() == SQLITE_ROW) out.push_back(OutboxCount{s.Text(0), s.Text(1), s.Int(2)});
     return out;
   }
 
@@ -934,6 +947,37 @@ class SqliteReads : public Base {
     return std::optional<json::object>(s.Object(0));
   }
 
+  Result<int64_t> CountCappedMessages(std::string_view project_id, std::string_view usid,
+                                      SystemTime from, SystemTime to) override {
+    auto s = c_.Prepare(
+        "SELECT COUNT(*) FROM outbox_messages WHERE project_id = ? AND usid = ? "
+        "AND transactional = 0 AND channel != 'webhook' "
+        "AND status IN ('queued', 'sending', 'sent') AND planned_at >= ? AND planned_at < ?");
+    s.Bind(1, project_id).Bind(2, usid).Bind(3, from).Bind(4, to);
+    return s.Step() == SQLITE_ROW ? s.Int(0) : int64_t{0};
+  }
+
+  Result<std::optional<Suppression>> GetSuppression(std::string_view project_id,
+                                                    std::string_view address) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, address, channel, reason, created_at FROM suppressions "
+        "WHERE project_id = ? AND address = ?");
+    s.Bind(1, project_id).Bind(2, address);
+    if (s.Step() != SQLITE_ROW) return std::optional<Suppression>();
+    return std::optional<Suppression>(ReadSuppression(s));
+  }
+
+  Result<std::vector<Suppression>> ListSuppressions(std::string_view project_id,
+                                                    PageRequest page) override {
+    auto s = c_.Prepare(
+        "SELECT seq, project_id, address, channel, reason, created_at FROM suppressions "
+        "WHERE project_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+    s.Bind(1, project_id).Bind(2, page.after_seq).Bind(3, static_cast<int64_t>(page.limit));
+    std::vector<Suppression> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadSuppression(s));
+    return out;
+  }
+
  protected:
   static Workflow ReadWorkflow(const Stmt& s) {
     return Workflow{s.Int(0),    s.Text(1), s.Text(2),
@@ -1032,6 +1076,8 @@ class SqliteReads : public Base {
     m.attempt_started_at = s.OptTime(15);
     m.provider_message_id = s.Text(16);
     m.last_answer = s.Object(17);
+    m.skip_reason = s.Text(18);
+    m.planned_at = s.Time(19);
     return m;
   }
 
@@ -1058,6 +1104,10 @@ class SqliteReads : public Base {
     b.created_at = s.Time(18);
     b.updated_at = s.Time(19);
     return b;
+  }
+
+  static Suppression ReadSuppression(const Stmt& s) {
+    return Suppression{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Time(5)};
   }
 
   static std::vector<OutboxMessage> ReadOutboxMessages(Stmt& s) {
@@ -1376,15 +1426,16 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     auto s = c_.Prepare(
         "INSERT INTO outbox_messages(project_id, id, usid, channel, status, content, "
         "idempotency_key, transactional, attempts, recoveries, created_at, updated_at, sent_at, "
-        "next_attempt_at, attempt_started_at, provider_message_id, last_answer) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "next_attempt_at, attempt_started_at, provider_message_id, last_answer, skip_reason, "
+        "planned_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.Bind(1, m.project_id).Bind(2, m.id).Bind(3, m.usid).Bind(4, m.channel).Bind(5, m.status);
     s.Bind(6, m.content).Bind(7, m.idempotency_key);
     s.Bind(8, static_cast<int64_t>(m.transactional ? 1 : 0));
     s.Bind(9, static_cast<int64_t>(m.attempts)).Bind(10, static_cast<int64_t>(m.recoveries));
     s.Bind(11, m.created_at).Bind(12, m.updated_at).Bind(13, m.sent_at);
     s.Bind(14, m.next_attempt_at).Bind(15, m.attempt_started_at);
-    s.Bind(16, m.provider_message_id).Bind(17, m.last_answer);
+    s.Bind(16, m.provider_message_id).Bind(17, m.last_answer).Bind(18, m.skip_reason);
+    s.Bind(19, m.planned_at);
     XOAL_RETURN_IF_ERROR(s.Exec("insert outbox message"));
     m.seq = sqlite3_last_insert_rowid(c_.db());
     return Status::Ok();
@@ -1394,11 +1445,11 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     auto s = c_.Prepare(
         "UPDATE outbox_messages SET status = ?, attempts = ?, recoveries = ?, updated_at = ?, "
         "sent_at = ?, next_attempt_at = ?, attempt_started_at = ?, provider_message_id = ?, "
-        "last_answer = ? WHERE project_id = ? AND id = ?");
+        "last_answer = ?, skip_reason = ? WHERE project_id = ? AND id = ?");
     s.Bind(1, m.status).Bind(2, static_cast<int64_t>(m.attempts));
     s.Bind(3, static_cast<int64_t>(m.recoveries)).Bind(4, m.updated_at).Bind(5, m.sent_at);
     s.Bind(6, m.next_attempt_at).Bind(7, m.attempt_started_at).Bind(8, m.provider_message_id);
-    s.Bind(9, m.last_answer).Bind(10, m.project_id).Bind(11, m.id);
+    s.Bind(9, m.last_answer).Bind(10, m.skip_reason).Bind(11, m.project_id).Bind(12, m.id);
     XOAL_RETURN_IF_ERROR(s.Exec("update outbox message"));
     return Changed() ? Status::Ok() : Status::NotFound("no such message");
   }
@@ -1552,6 +1603,25 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
         "created_at) VALUES (?,?,?,?,?)");
     s.Bind(1, project_id).Bind(2, workflow_id).Bind(3, key).Bind(4, answer).Bind(5, at);
     return s.Exec("put trigger answer");
+  }
+
+  Status InsertSuppression(Suppression& x) override {
+    auto s = c_.Prepare(
+        "INSERT INTO suppressions(project_id, address, channel, reason, created_at) "
+        "VALUES (?,?,?,?,?) ON CONFLICT(project_id, address) DO NOTHING");
+    s.Bind(1, x.project_id).Bind(2, x.address).Bind(3, x.channel).Bind(4, x.reason);
+    s.Bind(5, x.created_at);
+    XOAL_RETURN_IF_ERROR(s.Exec("insert suppression"));
+    if (!Changed()) return Status::AlreadyExists("the address is suppressed already");
+    x.seq = sqlite3_last_insert_rowid(c_.db());
+    return Status::Ok();
+  }
+
+  Status DeleteSuppression(std::string_view project_id, std::string_view address) override {
+    auto s = c_.Prepare("DELETE FROM suppressions WHERE project_id = ? AND address = ?");
+    s.Bind(1, project_id).Bind(2, address);
+    XOAL_RETURN_IF_ERROR(s.Exec("delete suppression"));
+    return Changed() ? Status::Ok() : Status::NotFound("the address is not suppressed");
   }
 
  private:

@@ -169,7 +169,7 @@ struct OutboxMessage {
   std::string id;
   std::string usid;
   std::string channel;          // email, sms, push, webhook
-  std::string status;           // queued, sending, sent, failed
+  std::string status;           // queued, sending, sent, failed, skipped
   json::object content;         // the rendered message with its recipient ("to")
   std::string idempotency_key;  // unique per project
   bool transactional = false;
@@ -182,6 +182,8 @@ struct OutboxMessage {
   std::optional<SystemTime> attempt_started_at;
   std::string provider_message_id;
   json::object last_answer;  // outcome, reason, status, body, error of the last attempt
+  std::string skip_reason;   // set when status is skipped (messaging/policy.hpp names them)
+  SystemTime planned_at;     // when the outbox first planned to send it (counts frequency caps)
 };
 
 // One broadcast (docs/broadcasts.md): its definition as the API validated it, its status, and
@@ -290,6 +292,17 @@ struct OutboxFilter {
   std::optional<std::string> usid;
   std::optional<std::string> status;
   std::optional<std::string> channel;
+  std::optional<std::string> skip_reason;
+};
+
+// An address (lower-cased email, or phone) that no message of the project may go to.
+struct Suppression {
+  int64_t seq = 0;
+  std::string project_id;
+  std::string address;
+  std::string channel;  // email or sms
+  std::string reason;   // manual, bounce, complaint, ...
+  SystemTime created_at;
 };
 
 // A page of a list: rows with seq greater than `after_seq`, at most `limit` of them.
@@ -388,7 +401,8 @@ class ReadTxn {
   // A channel's stored configuration (channel: email, sms, push, webhook), or nullopt.
   virtual Result<std::optional<json::object>> GetChannelConfig(std::string_view project_id,
                                                                std::string_view channel) = 0;
-  // Messages of the project whose idempotency key starts with `prefix`, counted by status.
+  // Messages of the project whose idempotency key starts with `prefix`, counted by status and
+  // skip reason.
   virtual Result<std::vector<OutboxCount>> CountOutboxByKeyPrefix(std::string_view project_id,
                                                                   std::string_view prefix) = 0;
 
@@ -441,6 +455,16 @@ class ReadTxn {
   virtual Result<std::optional<json::object>> GetTriggerAnswer(std::string_view project_id,
                                                                std::string_view workflow_id,
                                                                std::string_view key) = 0;
+  // Messages of the customer that count towards a frequency cap: not transactional, not
+  // webhooks, queued, sending or sent, planned in [from, to).
+  virtual Result<int64_t> CountCappedMessages(std::string_view project_id, std::string_view usid,
+                                              SystemTime from, SystemTime to) = 0;
+
+  virtual Result<std::optional<Suppression>> GetSuppression(std::string_view project_id,
+                                                            std::string_view address) = 0;
+  // By seq, oldest first.
+  virtual Result<std::vector<Suppression>> ListSuppressions(std::string_view project_id,
+                                                            PageRequest page) = 0;
 };
 
 class WriteTxn : public ReadTxn {
@@ -544,6 +568,10 @@ class WriteTxn : public ReadTxn {
   virtual Status PutTriggerAnswer(std::string_view project_id, std::string_view workflow_id,
                                   std::string_view key, const json::object& answer,
                                   SystemTime at) = 0;
+  // Inserts a suppression; sets `seq`. kAlreadyExists when the project has the address.
+  virtual Status InsertSuppression(Suppression& suppression) = 0;
+  // kNotFound when the project does not have the address.
+  virtual Status DeleteSuppression(std::string_view project_id, std::string_view address) = 0;
 };
 
 class Store {

@@ -327,7 +327,10 @@ TEST_F(MessagingDeliveryTest, EnqueueRejectsWhatCannotBeSent) {
 
   EXPECT_TRUE(IsError(Enqueue(sms), 422, "invalid", "channel"));  // sms not configured
   ConfigureSms();
-  EXPECT_TRUE(IsError(Enqueue(sms), 422, "invalid", "customer"));  // no phone
+  HttpResponse no_address = Enqueue(sms);  // no phone: stored, skipped, never sent
+  ASSERT_TRUE(HasStatus(no_address, 201));
+  EXPECT_EQ(Str(no_address.json, "status"), "skipped");
+  EXPECT_EQ(Str(no_address.json, "skip_reason"), "no_address");
   EXPECT_TRUE(IsError(Enqueue(marketing), 422, "invalid", "message.unsubscribe_url"));
   HttpResponse tmpl = Enqueue(bad_template);
   EXPECT_TRUE(IsError(tmpl, 422, "invalid", "message.subject"));
