@@ -161,7 +161,7 @@ void SendPhase(store::Store& store, const Clock& clock, channels::testing::SmtpS
   auto start = steady_clock::now();
   outbox.Start();
   auto deadline = start + std::chrono::duration<double>(o.send_timeout_s);
-  while (sink.messages().size() < static_cast<size_t>(count) && steady_clock::now() < deadline) {
+  while (sink.message_count() < static_cast<size_t>(count) && steady_clock::now() < deadline) {
     std::this_thread::sleep_for(kPoll);  // the sink is filled by other threads; nothing to wait on
   }
   auto elapsed = steady_clock::now() - start;

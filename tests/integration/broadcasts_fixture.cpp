@@ -95,9 +95,9 @@ json::value BroadcastsTest::WaitBroadcast(const std::string& id,
 
 void BroadcastsTest::WaitSinkCount(size_t n) {
   auto deadline = std::chrono::steady_clock::now() + kDeliveryWait;
-  while (smtp_.messages().size() < n) {
+  while (smtp_.message_count() < n) {
     if (std::chrono::steady_clock::now() > deadline) {
-      ADD_FAILURE() << "the sink has " << smtp_.messages().size() << " messages, expected " << n;
+      ADD_FAILURE() << "the sink has " << smtp_.message_count() << " messages, expected " << n;
       return;
     }
     std::this_thread::sleep_for(kPoll);

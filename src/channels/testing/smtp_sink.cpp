@@ -60,6 +60,11 @@ void SmtpSink::StallNext(int count) {
   stall_count_ = count;
 }
 
+size_t SmtpSink::message_count() const {
+  std::lock_guard lock(mu_);
+  return messages_.size();
+}
+
 std::vector<SmtpReceived> SmtpSink::messages() const {
   std::lock_guard lock(mu_);
   return messages_;

@@ -51,6 +51,8 @@ class SmtpSink {
 
   // Every message that reached the end of DATA, in order, accepted or not.
   std::vector<SmtpReceived> messages() const;
+  // How many that is, without copying them (for polls while thousands arrive).
+  size_t message_count() const;
   // How many messages carried each X-Xoal-Idempotency-Key header value.
   std::map<std::string, int> IdempotencyKeyCounts() const;
 
