@@ -105,7 +105,8 @@ Status SnapshotPage(store::WriteTxn& txn, const store::Project& project, const D
   return Status::Ok();
 }
 
-// Hands one recipient to the outbox, or counts why the engine skipped them.
+// Hands one recipient to the outbox, or counts why the engine skipped them before it (deleted,
+// render_error).
 Status DeliverOne(store::WriteTxn& txn, messaging::MessageRenderer& renderer,
                   const store::Project& project, const Definition& def, store::Broadcast& b,
                   const store::BroadcastRecipient& r, SystemTime now) {
@@ -131,12 +132,9 @@ Status DeliverOne(store::WriteTxn& txn, messaging::MessageRenderer& renderer,
     AddSkip(b, "render_error");
     return Status::Ok();
   }
-  auto to = messaging::RecipientAddress(def.channel, *c);
-  if (!to) {
-    AddSkip(b, "no_address");
-    return Status::Ok();
-  }
-  if (def.channel != messaging::Channel::kWebhook) content["to"] = *to;
+  // The outbox fills in the address and decides send or skip (no_address, unsubscribed,
+  // suppressed, frequency_cap, quiet_hours); the counts read its decision back.
+  content.erase("to");
   messaging::EnqueueRequest request{
       project.id,       c->usid, def.channel, std::move(content), KeyPrefix(b.id) + c->usid,
       def.transactional};

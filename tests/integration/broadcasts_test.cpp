@@ -177,20 +177,38 @@ TEST_F(BroadcastsTest, CancelHalfwayEnqueuesNothingMore) {
   EXPECT_EQ(smtp_.messages().size(), 6u);
 }
 
+// The outbox decides send or skip (messaging/policy.hpp); the broadcast counts its decisions.
 TEST_F(BroadcastsTest, CountsSkippedRecipientsByReason) {
+  EXPECT_TRUE(
+      HasStatus(http_->Patch("/api/v1/project",
+                             json::object{{"frequency_cap", json::object{{"per_day", 1}}}}, key()),
+                200));
   std::vector<std::string> usids = MakeCustomers(3);
   usids.push_back(CreateCustomer(json::object{{"user_id", "no-email-1"}}));
   usids.push_back(CreateCustomer(json::object{{"user_id", "no-email-2"}}));
+  usids.push_back(
+      CreateCustomer(json::object{{"email", "optout@example.com"}, {"email_subscribed", false}}));
+  std::string capped = CreateCustomer(json::object{{"email", "capped@example.com"}});
+  usids.push_back(capped);
+  json::object earlier = EmailBroadcast("");
+  EnqueueOrFail(json::object{{"customer", json::object{{"usid", capped}}},
+                             {"channel", "email"},
+                             {"message", earlier["message"]}});
+  WaitSinkCount(1);
+
   std::string id = CreateBroadcast(EmailBroadcast(ManualSegment(usids)));
   ASSERT_TRUE(HasStatus(Act(id, "send"), 200));
 
   json::value done = WaitBroadcast(
       id, [](const json::value& b) { return CountOf(b, "sent") == 3; }, "3 sent");
   EXPECT_EQ(Str(done, "status"), "sent");
-  EXPECT_EQ(CountOf(done, "recipients"), 5);
+  EXPECT_EQ(CountOf(done, "recipients"), 7);
   EXPECT_EQ(JsonAt(done, "/counts/skipped/no_address"), "2");
+  EXPECT_EQ(JsonAt(done, "/counts/skipped/unsubscribed"), "1");
+  EXPECT_EQ(JsonAt(done, "/counts/skipped/frequency_cap"), "1");
   EXPECT_EQ(CountOf(done, "failed"), 0);
-  EXPECT_EQ(smtp_.messages().size(), 3u);
+  EXPECT_EQ(CountOf(done, "pending"), 0);
+  EXPECT_EQ(smtp_.messages().size(), 4u);  // the 3 sent and the earlier message
 }
 
 // Extra conditions narrow the segment at send time, with the one condition evaluator.
