@@ -172,6 +172,12 @@ CREATE TABLE suppressions(
 UPDATE projects SET settings = json_set(settings, '$.link_secret', lower(hex(randomblob(32))))
   WHERE json_extract(settings, '$.link_secret') IS NULL;
 )sql",
+    // Version 9: the ids of events removed with their customer, so that a retried message of a
+    // deleted customer stays a duplicate (SPEC Events) instead of making the profile again.
+    R"sql(
+CREATE TABLE deleted_event_ids(
+  project_id TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(project_id, id)) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -676,7 +682,9 @@ class SqliteReads : public Base {
   }
 
   Result<bool> EventExists(std::string_view project_id, std::string_view id) override {
-    auto s = c_.Prepare("SELECT 1 FROM events WHERE project_id = ? AND id = ?");
+    auto s = c_.Prepare(
+        "SELECT 1 FROM events WHERE project_id = ?1 AND id = ?2 "
+        "UNION ALL SELECT 1 FROM deleted_event_ids WHERE project_id = ?1 AND id = ?2");
     s.Bind(1, project_id).Bind(2, id);
     return s.Step() == SQLITE_ROW;
   }
@@ -1230,6 +1238,9 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
         "DELETE FROM customer_tags WHERE project_id = ? AND usid = ?",
         "DELETE FROM customer_anonymous_ids WHERE project_id = ? AND usid = ?",
         "DELETE FROM memberships WHERE project_id = ? AND usid = ?",
+        // Their ids stay known, so that a retried message is still a duplicate.
+        "INSERT OR IGNORE INTO deleted_event_ids(project_id, id) "
+        "SELECT project_id, id FROM events WHERE project_id = ? AND usid = ?",
         "DELETE FROM events WHERE project_id = ? AND usid = ?",
         "DELETE FROM customer_merges WHERE project_id = ? AND into_usid = ?",
     };

@@ -112,5 +112,25 @@ TEST_F(ReviewBreakTest, IngestedIdsLongerThanTheCustomerApiTakesAreRejected) {
   EXPECT_EQ(DataOf(list).size(), 1u) << list.body;
 }
 
+// SPEC, Events: a message whose messageId the project has seen is acknowledged and not applied
+// again, however often it is retried. Deleting the customer removed the ids with the events, so
+// a retry (Segment retries for hours) made the deleted profile again.
+TEST_F(ReviewBreakTest, RetriedMessageOfADeletedCustomerStaysADuplicate) {
+  json::object track{
+      {"type", "track"}, {"userId", "gone-1"}, {"event", "Clicked"}, {"messageId", "gone-m1"}};
+  ASSERT_TRUE(IsIngestAnswer(Send(kSegment, track), 1, 0));
+  std::string usid = UsidOf("user_id", "gone-1");
+  ASSERT_TRUE(HasStatus(http_->Delete("/api/v1/customers/" + usid, key()), 200));
+
+  HttpResponse retried = Send(kSegment, track);
+
+  EXPECT_TRUE(IsIngestAnswer(retried, 0, 1));
+  EXPECT_EQ(UsidOf("user_id", "gone-1"), "<none>");
+  EXPECT_TRUE(AllEvents().empty());
+  RestartServer();
+  EXPECT_TRUE(IsIngestAnswer(Send(kSegment, track), 0, 1));
+  EXPECT_EQ(UsidOf("user_id", "gone-1"), "<none>");
+}
+
 }  // namespace
 }  // namespace xoal::testing
