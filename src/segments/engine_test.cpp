@@ -508,23 +508,24 @@ TEST_F(SegmentEngineDifferentialTest, StoredMembershipEqualsFromScratchEvaluatio
   }
 }
 
-// A store that stops one worker thread at a chosen point until the test lets it go: after the
-// read that follows a write leaving segment `ready_segment` ready (the compute's re-read of the
-// project's segments), or before the worker's `nth` write.
+// A store that stops the worker (any thread but the test's, which arms it before starting the
+// worker) at a chosen point until the test lets it go: after the read that follows a write leaving
+// segment `ready_segment` ready (the compute's re-read of the project's segments), or before the
+// worker's `nth` write.
 class PausingStore final : public store::Store {
  public:
   explicit PausingStore(store::Store& inner, std::string project_id)
       : inner_(inner), project_id_(std::move(project_id)) {}
 
-  void PauseAfterReadFollowingReady(std::string segment_id, std::thread::id worker) {
+  void PauseAfterReadFollowingReady(std::string segment_id) {
     std::lock_guard lock(mu_);
     ready_segment_ = std::move(segment_id);
-    worker_ = worker;
+    Arm();
   }
-  void PauseBeforeWrite(int nth, std::thread::id worker) {
+  void PauseBeforeWrite(int nth) {
     std::lock_guard lock(mu_);
     pause_before_write_ = nth;
-    worker_ = worker;
+    Arm();
   }
   // Blocks until the worker has stopped.
   void AwaitPaused() {
@@ -540,7 +541,7 @@ class PausingStore final : public store::Store {
   Status Read(const std::function<Status(store::ReadTxn&)>& fn) override {
     Status st = inner_.Read(fn);
     std::unique_lock lock(mu_);
-    if (pause_next_read_ && std::this_thread::get_id() == worker_) {
+    if (pause_next_read_ && IsWorker()) {
       pause_next_read_ = false;
       Pause(lock);
     }
@@ -550,7 +551,7 @@ class PausingStore final : public store::Store {
     std::string ready_segment;
     {
       std::unique_lock lock(mu_);
-      if (std::this_thread::get_id() != worker_) return inner_.Write(fn);
+      if (!IsWorker()) return inner_.Write(fn);
       if (pause_before_write_ > 0 && ++writes_ == pause_before_write_) Pause(lock);
       ready_segment = ready_segment_;
     }
@@ -571,6 +572,11 @@ class PausingStore final : public store::Store {
   void Close() override { inner_.Close(); }
 
  private:
+  void Arm() {
+    armed_ = true;
+    test_thread_ = std::this_thread::get_id();
+  }
+  bool IsWorker() const { return armed_ && std::this_thread::get_id() != test_thread_; }
   void Pause(std::unique_lock<std::mutex>& lock) {
     paused_ = true;
     cv_.notify_all();
@@ -581,7 +587,8 @@ class PausingStore final : public store::Store {
   std::string project_id_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::thread::id worker_;
+  bool armed_ = false;
+  std::thread::id test_thread_;
   std::string ready_segment_;
   bool pause_next_read_ = false;
   int pause_before_write_ = 0;
@@ -662,8 +669,8 @@ TEST_F(SegmentEngineRaceTest, SegmentCreatedWhileTheWorkerReloadsIsComputed) {
   AddProCustomers(5);
   std::string a = Create("A", "pro");
 
+  pausing_->PauseAfterReadFollowingReady(a);
   std::thread worker([&] { engine_->RunPendingWorkForTest(); });
-  pausing_->PauseAfterReadFollowingReady(a, worker.get_id());
   pausing_->AwaitPaused();
   std::string b = Create("B", "pro");
   pausing_->Release();
@@ -683,8 +690,8 @@ TEST_F(SegmentEngineRaceTest, ConditionsChangedDuringAComputeAreComputedFromTheS
   AddProCustomers(150);  // two pages of the compute
   std::string s = Create("S", "pro");
 
+  pausing_->PauseBeforeWrite(2);
   std::thread worker([&] { engine_->RunPendingWorkForTest(); });
-  pausing_->PauseBeforeWrite(2, worker.get_id());
   pausing_->AwaitPaused();
   auto updated = engine_->Update(project_, s, json::object{{"conditions", PlanIs("free")}});
   pausing_->Release();
