@@ -86,6 +86,12 @@ class WorkflowsTest : public MessagingTest {
 
   size_t Emails() { return smtp_.messages().size(); }
 
+  void PutAttributes(const std::string& usid, const json::object& attributes) {
+    HttpResponse r = http_->Put("/api/v1/customers/" + usid + "/attributes",
+                                json::object{{"attributes", attributes}}, key());
+    EXPECT_TRUE(HasStatus(r, 200));
+  }
+
   json::object Customer(const std::string& usid) {
     HttpResponse r = http_->Get("/api/v1/customers/" + usid, key());
     EXPECT_TRUE(HasStatus(r, 200));
@@ -385,6 +391,60 @@ TEST_F(WorkflowsTest, RunsResumeAfterRestart) {
 
 // A daily 09:00 local wait, for customers in New York and London, across the spring and autumn
 // daylight-saving changes of both (2026: US Mar 8 and Nov 1, UK Mar 29 and Oct 25).
+// attribute_changed and segment_left triggers; a split sends every run down one branch, the same
+// for a run whatever happens; wait_until an attribute with a negative offset; http_request goes
+// out through the outbox's webhook channel.
+TEST_F(WorkflowsTest, AttributeAndSegmentLeftTriggersSplitWaitUntilAttributeHttpRequest) {
+  ConfigureWebhook();
+  std::string ann = Ann();
+  HttpResponse seg = http_->Post("/api/v1/segments", J(R"({"name": "Pro", "type": "dynamic",
+      "conditions": {"attribute": "plan", "op": "eq", "value": "pro"}})"), key());
+  ASSERT_TRUE(HasStatus(seg, 201));
+  std::string sid = Str(seg.json, "id");
+  std::string changed = CreateActive(J(R"({"name": "Plan changed",
+      "trigger": {"type": "attribute_changed", "attribute": "plan"},
+      "entry": {"re_entry": "always"}, "start": "split",
+      "steps": {"split": {"type": "split", "branches": [{"percent": 50, "next": "a"},
+                                                        {"percent": 50, "next": "b"}]},
+                "a": {"type": "add_tag", "tag": "a"}, "b": {"type": "add_tag", "tag": "b"}}})"));
+  std::string left = CreateActive(json::object{
+      {"name", "Left pro"},
+      {"trigger", json::object{{"type", "segment_left"}, {"segment_id", sid}}},
+      {"start", "call"},
+      {"steps", json::object{{"call", json::object{{"type", "http_request"},
+                                                  {"method", "POST"},
+                                                  {"url", hook_.base_url() + "/left"},
+                                                  {"body", J(R"({"usid": "{{ customer.usid }}"})")}}}}}});
+  std::string renew = CreateActive(J(R"({"name": "Renewal", "trigger": {"type": "api"},
+      "start": "before", "steps": {
+        "before": {"type": "wait_until", "attribute": "renews_at", "offset": {"days": -3},
+                   "next": "tag"},
+        "tag": {"type": "add_tag", "tag": "renewal_soon"}}})"));
+
+  PutAttributes(ann, {{"plan", "pro"}});
+  PutAttributes(ann, {{"plan", "free"}});
+  int64_t now = EpochMsOf(Str(http_->Post("/_test/clock", json::object{}).json, "now")).value();
+  PutAttributes(ann, {{"renews_at", IsoOf(now + 10 * 24 * kHour)}});
+  HttpResponse t = http_->Post("/api/v1/workflows/" + renew + "/trigger",
+                               J(R"({"customers": [{"user_id": "ann-1"}]})"), key());
+
+  ASSERT_TRUE(HasStatus(t, 200));
+  ASSERT_TRUE(Settled(changed, 2));
+  json::array runs = Runs(changed, "logs");
+  for (const auto& r : runs) EXPECT_EQ(Str(r, "status"), "completed");
+  ASSERT_TRUE(Settled(left, 1));
+  ASSERT_TRUE(Eventually([&] { return hook_.requests().size() == 1; }));
+  EXPECT_EQ(hook_.requests()[0].target, "/left");
+  EXPECT_NE(hook_.requests()[0].body.find(ann), std::string::npos);
+  ASSERT_TRUE(Settled(renew, 1));
+  EXPECT_EQ(Str(Runs(renew)[0], "wake_at"), IsoOf(now + 7 * 24 * kHour));
+  Advance(7 * 24 * kHour);
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(renew)[0], "status") == "completed"; }));
+  std::string tags = JsonAt(Customer(ann), "/tags");
+  EXPECT_NE(tags.find("renewal_soon"), std::string::npos);
+  EXPECT_TRUE(tags.find("\"a\"") != std::string::npos || tags.find("\"b\"") != std::string::npos);
+}
+
 TEST_F(WorkflowsTest, DailyNineLocalAcrossDaylightSavingChanges) {
   ASSERT_TRUE(
       HasStatus(http_->Patch("/api/v1/project", J(R"({"users_timezone": true})"), key()), 200));
