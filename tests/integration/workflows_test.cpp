@@ -398,7 +398,8 @@ TEST_F(WorkflowsTest, AttributeAndSegmentLeftTriggersSplitWaitUntilAttributeHttp
   ConfigureWebhook();
   std::string ann = Ann();
   HttpResponse seg = http_->Post("/api/v1/segments", J(R"({"name": "Pro", "type": "dynamic",
-      "conditions": {"attribute": "plan", "op": "eq", "value": "pro"}})"), key());
+      "conditions": {"attribute": "plan", "op": "eq", "value": "pro"}})"),
+                                 key());
   ASSERT_TRUE(HasStatus(seg, 201));
   std::string sid = Str(seg.json, "id");
   std::string changed = CreateActive(J(R"({"name": "Plan changed",
@@ -411,10 +412,11 @@ TEST_F(WorkflowsTest, AttributeAndSegmentLeftTriggersSplitWaitUntilAttributeHttp
       {"name", "Left pro"},
       {"trigger", json::object{{"type", "segment_left"}, {"segment_id", sid}}},
       {"start", "call"},
-      {"steps", json::object{{"call", json::object{{"type", "http_request"},
-                                                  {"method", "POST"},
-                                                  {"url", hook_.base_url() + "/left"},
-                                                  {"body", J(R"({"usid": "{{ customer.usid }}"})")}}}}}});
+      {"steps",
+       json::object{{"call", json::object{{"type", "http_request"},
+                                          {"method", "POST"},
+                                          {"url", hook_.base_url() + "/left"},
+                                          {"body", J(R"({"usid": "{{ customer.usid }}"})")}}}}}});
   std::string renew = CreateActive(J(R"({"name": "Renewal", "trigger": {"type": "api"},
       "start": "before", "steps": {
         "before": {"type": "wait_until", "attribute": "renews_at", "offset": {"days": -3},
