@@ -344,6 +344,16 @@ Result<bool> BroadcastEngine::Step(const store::Broadcast& listed, SystemTime no
 Result<bool> BroadcastEngine::DeliverPage(store::WriteTxn& txn, const store::Project& project,
                                           const Definition& def, store::Broadcast& b,
                                           SystemTime now, std::optional<SystemTime>& next) {
+  // Every recipient row is handled once, in cursor order: when the counts meet, none is left
+  // (checked before the throttle, so a full last window does not hold the status back).
+  auto finish_if_done = [&] {
+    if (b.enqueued < b.recipients) return false;
+    b.status = "sent";
+    b.phase = "";
+    b.finished_at = now;
+    return true;
+  };
+  if (finish_if_done()) return true;
   int64_t budget = options_.deliver_page;
   bool window_moved = false;
   if (def.throttle_per_minute) {
@@ -367,17 +377,9 @@ Result<bool> BroadcastEngine::DeliverPage(store::WriteTxn& txn, const store::Pro
     ++b.enqueued;
     ++b.window_count;
   }
-  if (!rows.empty()) return true;
-  XOAL_ASSIGN_OR_RETURN(auto due,
-                        txn.NextBroadcastRecipientDue(b.id, b.cursor_due_at, b.cursor_pos));
-  if (due) {
-    next = *due;
-    return window_moved;
-  }
-  b.status = "sent";
-  b.phase = "";
-  b.finished_at = now;
-  return true;
+  if (finish_if_done() || !rows.empty()) return true;
+  XOAL_ASSIGN_OR_RETURN(next, txn.NextBroadcastRecipientDue(b.id, b.cursor_due_at, b.cursor_pos));
+  return window_moved;
 }
 
 Status BroadcastEngine::CheckDefinition(store::ReadTxn& txn, const store::Project& project,

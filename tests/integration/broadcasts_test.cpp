@@ -177,6 +177,36 @@ TEST_F(BroadcastsTest, CancelHalfwayEnqueuesNothingMore) {
   EXPECT_EQ(smtp_.messages().size(), 6u);
 }
 
+// Two recipients merged into one profile after the snapshot get one message: the second row
+// resolves to the survivor, whose key the outbox already has.
+TEST_F(BroadcastsTest, RecipientsMergedAfterTheSnapshotGetOneMessage) {
+  SetClock("2026-12-01T10:00:00Z");
+  std::string primary = CreateCustomer(json::object{{"email", "one@example.com"}});
+  std::string secondary = CreateCustomer(json::object{{"email", "two@example.com"}});
+  json::object body = EmailBroadcast(ManualSegment({primary, secondary}));
+  body["throttle_per_minute"] = 1;
+  std::string id = CreateBroadcast(body);
+  ASSERT_TRUE(HasStatus(Act(id, "send"), 200));
+  WaitSinkCount(1);
+
+  EXPECT_TRUE(HasStatus(http_->Post("/api/v1/customers/merge",
+                                    json::object{{"primary", json::object{{"usid", primary}}},
+                                                 {"secondary", json::object{{"usid", secondary}}}},
+                                    key()),
+                        200));
+  AdvanceClock(minutes(1));
+
+  json::value done = WaitBroadcast(
+      id, [](const json::value& b) { return Str(b, "status") == "sent"; }, "sent");
+  EXPECT_EQ(CountOf(done, "recipients"), 2);
+  EXPECT_EQ(CountOf(done, "enqueued"), 2);
+  EXPECT_EQ(CountOf(done, "sent"), 1);
+  std::vector<json::value> messages = AllMessages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(Str(messages[0], "usid"), primary);
+  EXPECT_EQ(smtp_.message_count(), 1u);
+}
+
 // The outbox decides send or skip (messaging/policy.hpp); the broadcast counts its decisions.
 TEST_F(BroadcastsTest, CountsSkippedRecipientsByReason) {
   EXPECT_TRUE(
