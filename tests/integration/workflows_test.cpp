@@ -2,6 +2,7 @@
 // validation, statuses, each trigger kind built, entry rules, steps, goals, keyed waits, time
 // zones across daylight-saving changes, versions, pause and resume, and a restart mid-delay.
 // Emails go to the SMTP sink of the messaging fixture. Waits are bounded polls of the API.
+#include <algorithm>
 #include <thread>
 
 #include "integration/messaging_fixture.hpp"
@@ -445,6 +446,35 @@ TEST_F(WorkflowsTest, AttributeAndSegmentLeftTriggersSplitWaitUntilAttributeHttp
   std::string tags = JsonAt(Customer(ann), "/tags");
   EXPECT_NE(tags.find("renewal_soon"), std::string::npos);
   EXPECT_TRUE(tags.find("\"a\"") != std::string::npos || tags.find("\"b\"") != std::string::npos);
+}
+
+// The workflow's send_rate_per_minute: sends over it wait for the next minute.
+TEST_F(WorkflowsTest, SendRateLimitDefersSendsToTheNextMinute) {
+  for (int i = 0; i < 3; ++i) {
+    CreateCustomer(json::object{{"user_id", "r" + std::to_string(i)},
+                                {"email", "r" + std::to_string(i) + "@example.com"}});
+  }
+  std::string id = CreateActive(J(R"({"name": "Rate", "trigger": {"type": "api"},
+      "limits": {"send_rate_per_minute": 2}, "start": "m",
+      "steps": {"m": {"type": "send_email", "message": {"subject": "s", "text": "t",
+                                                        "transactional": true}}}})"));
+  SetClock("2026-05-01T10:00:10.000Z");
+
+  HttpResponse t = http_->Post("/api/v1/workflows/" + id + "/trigger", J(R"({"customers":
+      [{"user_id": "r0"}, {"user_id": "r1"}, {"user_id": "r2"}]})"),
+                               key());
+
+  ASSERT_TRUE(HasStatus(t, 200));
+  ASSERT_TRUE(Eventually([&] { return Emails() == 2; }));
+  ASSERT_TRUE(Eventually([&] {
+    json::array runs = Runs(id);
+    return runs.size() == 3 && std::count_if(runs.begin(), runs.end(), [](const json::value& r) {
+                                 return Str(r, "wake_at") == "2026-05-01T10:01:00.000Z";
+                               }) == 1;
+  }));
+  EXPECT_EQ(Emails(), 2u);
+  Advance(kMinute);
+  ASSERT_TRUE(Eventually([&] { return Emails() == 3; }));
 }
 
 TEST_F(WorkflowsTest, DailyNineLocalAcrossDaylightSavingChanges) {
