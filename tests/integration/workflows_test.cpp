@@ -21,6 +21,7 @@ class WorkflowsTest : public MessagingTest {
  protected:
   void SetUp() override {
     MessagingTest::SetUp();
+    if (HasFatalFailure()) return;  // the server did not start: no client to configure with
     ConfigureEmail();
   }
 
