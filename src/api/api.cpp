@@ -45,6 +45,7 @@ Api::Api(ApiDeps deps) : deps_(deps), ingest_limiter_(deps.clock) {
   if (deps_.segments) AddSegmentRoutes(*this);
   AddChannelRoutes(*this);
   if (deps_.outbox && deps_.renderer) AddMessageRoutes(*this);
+  AddLinkRoutes(*this);
   if (deps_.broadcasts) AddBroadcastRoutes(*this);
   if (deps_.workflows) AddWorkflowRoutes(*this);
 }

@@ -89,6 +89,7 @@ void AddIngestRoutes(Api& api);
 void AddSegmentRoutes(Api& api);
 void AddChannelRoutes(Api& api);
 void AddMessageRoutes(Api& api);
+void AddLinkRoutes(Api& api);
 void AddBroadcastRoutes(Api& api);
 void AddWorkflowRoutes(Api& api);
 

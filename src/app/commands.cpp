@@ -18,6 +18,7 @@
 #include "core/projects.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "messaging/links.hpp"
 #include "messaging/outbox.hpp"
 #include "messaging/render.hpp"
 #include "segments/engine.hpp"
@@ -248,6 +249,11 @@ int RunServe(const ServeOptions& options) {
   broadcasts.Start();
   workflows.Start();
   spdlog::info("server_started host={} port={}", server_options.host, *port);
+  // Links in messages point here unless a project sets public_base_url.
+  const char* public_url = std::getenv("XOAL_PUBLIC_URL");
+  messaging::SetDefaultPublicBaseUrl(public_url && *public_url
+                                         ? std::string(public_url)
+                                         : fmt::format("http://{}:{}", server_options.host, *port));
   std::cout << "listening address=" << server_options.host << ":" << *port << std::endl;
 
   SteadyTime last_reload = clock.SteadyNow();

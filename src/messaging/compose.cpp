@@ -43,16 +43,8 @@ std::string_view AddressName(Channel channel) {
   return "an address";
 }
 
-Status CheckOutgoing(Channel channel, const json::object& content, bool transactional) {
+Status CheckOutgoing(Channel channel, const json::object& content, bool /*transactional*/) {
   XOAL_RETURN_IF_ERROR(ValidateMessageForChannel(channel, content));
-  if (channel == Channel::kEmail && !transactional && !content.contains("unsubscribe_url") &&
-      !content.contains("unsubscribe_mailto")) {
-    // TODO: Xoal's own unsubscribe links are not built yet; marketing email must bring one.
-    return Status::InvalidArgument(
-        "marketing email needs message.unsubscribe_url or message.unsubscribe_mailto (or set "
-        "transactional)",
-        "message.unsubscribe_url");
-  }
   return Status::Ok();
 }
 

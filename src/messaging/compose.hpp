@@ -21,8 +21,9 @@ std::optional<std::string> RecipientAddress(Channel channel, const store::Custom
 std::string_view AddressName(Channel channel);
 
 // Checks rendered content before it is enqueued: what the channel needs
-// (ValidateMessageForChannel), and that marketing email carries an unsubscribe_url or
-// unsubscribe_mailto. Errors: kInvalidArgument with field "message.<member>".
+// (ValidateMessageForChannel). Marketing email needs no unsubscribe link of its own: the outbox
+// adds Xoal's (docs/messaging.md, "Links"). Errors: kInvalidArgument with field
+// "message.<member>".
 Status CheckOutgoing(Channel channel, const json::object& content, bool transactional);
 
 }  // namespace xoal::messaging

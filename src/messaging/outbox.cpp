@@ -7,7 +7,9 @@
 
 #include "common/crypto.hpp"
 #include "common/time_format.hpp"
+#include "core/projects.hpp"
 #include "messaging/compose.hpp"
+#include "messaging/links.hpp"
 #include "messaging/policy.hpp"
 
 namespace xoal::messaging {
@@ -115,6 +117,22 @@ Result<std::optional<SkipReason>> RecheckInTxn(store::ReadTxn& txn, const store:
                            m.transactional);
 }
 
+// Email links back to Xoal: marketing email gets the customer's one-click unsubscribe link
+// (unless the message brings its own), and HTML gets open and click tracking when enabled. The
+// click destinations are kept in content.links: the only URLs /t/click will redirect to.
+void AddLinks(store::OutboxMessage& m, const core::MessagingSettings& s) {
+  if (!m.transactional && Text(m.content, "unsubscribe_url").empty()) {
+    m.content["unsubscribe_url"] = UnsubscribeUrl(s, m.project_id, m.usid);
+  }
+  std::string html = Text(m.content, "html");
+  if (html.empty() || (!s.track_opens && !s.track_clicks)) return;
+  TrackedHtml tracked = AddTracking(html, s, m.project_id, m.usid, m.id);
+  m.content["html"] = std::move(tracked.html);
+  json::array links;
+  for (auto& l : tracked.links) links.emplace_back(std::move(l));
+  m.content["links"] = std::move(links);
+}
+
 // Marks `m` skipped for `reason` (the check repeated just before a send).
 void MarkSkipped(store::OutboxMessage& m, SkipReason reason, SystemTime now) {
   m.status = "skipped";
@@ -184,6 +202,9 @@ Result<EnqueueResult> EnqueueInTxn(store::WriteTxn& txn, const EnqueueRequest& r
   XOAL_ASSIGN_OR_RETURN(auto decision, CheckDelivery(txn, *project, *customer, request.channel, to,
                                                      request.transactional, now));
   m.planned_at = decision.send_at;
+  if (request.channel == Channel::kEmail && !decision.skip()) {
+    AddLinks(m, core::ProjectMessagingSettings(*project));
+  }
   if (decision.skip()) {
     m.status = "skipped";
     m.skip_reason = std::string(SkipReasonName(*decision.reason));

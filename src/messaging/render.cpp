@@ -3,6 +3,8 @@
 #include <charconv>
 
 #include "core/customers.hpp"
+#include "core/projects.hpp"
+#include "messaging/links.hpp"
 
 namespace xoal::messaging {
 namespace {
@@ -130,6 +132,9 @@ Result<json::object> BuildTemplateData(store::ReadTxn& txn, const store::Project
       data["company"] = std::move(co);
     }
   }
+  // Xoal's own signed unsubscribe link (docs/messaging.md, "Links").
+  data["unsubscribe_url"] =
+      UnsubscribeUrl(core::ProjectMessagingSettings(project), project.id, customer.usid);
   return data;
 }
 

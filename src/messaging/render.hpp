@@ -33,7 +33,8 @@ std::optional<TemplatePosition> TemplateErrorPosition(const Status& st);
 
 // The template data for `customer` of `project`: customer = every attribute plus usid, user_id,
 // email, tags; company = the customer's first company (id, name, attributes) or absent;
-// trigger = `trigger`; event = `event` when not null; project = id, name, timezone.
+// trigger = `trigger`; event = `event` when not null; project = id, name, timezone;
+// unsubscribe_url = the customer's signed one-click unsubscribe link (messaging/links.hpp).
 Result<json::object> BuildTemplateData(store::ReadTxn& txn, const store::Project& project,
                                        const store::Customer& customer, const json::object& trigger,
                                        const json::value& event);

@@ -1,0 +1,276 @@
+// Deliverability and links end to end (docs/messaging.md, "Deliverability" and "Links"): Xoal's
+// own List-Unsubscribe and one-click unsubscribe, suppression lists, transactional bypass,
+// frequency caps across a local midnight, quiet hours (hold and skip) in two time zones, open
+// and click tracking with refusal of tampered tokens, and provider reports of delivery and
+// bounces. Over `xoal serve --test-clock` with the SMTP sink.
+#include <cctype>
+
+#include "integration/messaging_fixture.hpp"
+
+namespace xoal::testing {
+namespace {
+
+using MessagingPolicyTest = MessagingTest;
+
+json::object Email(const std::string& usid, const std::string& key, bool transactional,
+                   const std::string& html = "<p>Hi</p>") {
+  return json::object{{"customer", json::object{{"usid", usid}}},
+                      {"channel", "email"},
+                      {"idempotency_key", key},
+                      {"transactional", transactional},
+                      {"message", json::object{{"subject", "News"}, {"html", html}}}};
+}
+
+// A message with its quoted-printable escapes and soft line breaks decoded (other text kept).
+std::string DecodeQp(std::string s) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '=' && s.compare(i, 3, "=\r\n") == 0) {
+      i += 2;
+    } else if (s[i] == '=' && i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2])) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// The path (from "/") of the first link in `text` that starts with `prefix`.
+std::string PathAfter(const std::string& text, const std::string& prefix) {
+  size_t at = text.find(prefix);
+  if (at == std::string::npos) return "";
+  size_t end = text.find_first_of("\"'> \r\n", at);
+  std::string url = text.substr(at, end - at);
+  return url.substr(url.find('/', url.find("://") + 3));
+}
+
+class PolicyTest : public MessagingPolicyTest {
+ protected:
+  void SetClock(const std::string& iso) {
+    ASSERT_TRUE(HasStatus(http_->Post("/_test/clock", json::object{{"set", iso}}), 200));
+  }
+  void Patch(const json::object& settings) {
+    HttpResponse r = http_->Patch("/api/v1/project", settings, key());
+    ASSERT_TRUE(HasStatus(r, 200)) << r.body;
+  }
+  json::value Send(const json::object& body) {
+    HttpResponse r = Enqueue(body);
+    EXPECT_TRUE(r.status == 201 || r.status == 200) << r.body;
+    return r.json;
+  }
+  bool HasEvent(const std::string& usid, const std::string& name) {
+    for (const auto& e : DataOf(http_->Get("/api/v1/customers/" + usid + "/events", key()))) {
+      if (Str(e, "name") == name) return true;
+    }
+    return false;
+  }
+};
+
+TEST_F(PolicyTest, MarketingEmailCarriesXoalsOneClickUnsubscribe) {
+  ConfigureEmail();
+  Patch({{"public_base_url", "https://links.example"}});
+  std::string usid = Ann();
+  json::object body = Email(usid, "m-1", false, "<a href=\"{{ unsubscribe_url }}\">stop</a>");
+  std::string id = Str(Send(body), "id");
+  WaitForStatus(id, "sent", 1);
+
+  ASSERT_EQ(smtp_.messages().size(), 1u);
+  const std::string& data = smtp_.messages()[0].data;
+  EXPECT_NE(data.find("List-Unsubscribe: <https://links.example/unsubscribe/"), std::string::npos)
+      << data;
+  EXPECT_NE(data.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), std::string::npos);
+  std::string header_path = PathAfter(data, "https://links.example/unsubscribe/");
+  // The template's {{ unsubscribe_url }} is the same link.
+  EXPECT_EQ(PathAfter(DecodeQp(data), "https://links.example/unsubscribe/"), header_path);
+
+  // GET only asks; the customer stays subscribed (mail scanners follow links).
+  HttpResponse page = http_->Get(header_path);
+  ASSERT_TRUE(HasStatus(page, 200));
+  EXPECT_NE(page.body.find("<form method=\"post\""), std::string::npos);
+  EXPECT_FALSE(HasEvent(usid, "unsubscribed"));
+
+  // One-click POST (RFC 8058 body) unsubscribes and records the event.
+  HttpResponse post = http_->SendRaw("POST", header_path, "List-Unsubscribe=One-Click",
+                                     "application/x-www-form-urlencoded");
+  ASSERT_TRUE(HasStatus(post, 200)) << post.body;
+  HttpResponse c = http_->Get("/api/v1/customers/" + usid, key());
+  EXPECT_EQ(JsonAt(c.json, "/email_subscribed"), "false") << c.body;
+  EXPECT_TRUE(HasEvent(usid, "unsubscribed"));
+
+  // Marketing now skips; transactional still goes.
+  json::value skipped = Send(Email(usid, "m-2", false));
+  EXPECT_EQ(Str(skipped, "status"), "skipped");
+  EXPECT_EQ(Str(skipped, "skip_reason"), "unsubscribed");
+  WaitForStatus(Str(Send(Email(usid, "t-1", true)), "id"), "sent", 1);
+
+  // A tampered token is refused.
+  std::string tampered = header_path;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  EXPECT_TRUE(HasStatus(http_->SendRaw("POST", tampered, "", ""), 404));
+  EXPECT_TRUE(HasStatus(http_->Get(tampered), 404));
+}
+
+TEST_F(PolicyTest, SuppressedAddressesAreNeverSentToTransactionalIncluded) {
+  ConfigureEmail();
+  std::string usid = Ann();
+  HttpResponse add =
+      http_->Post("/api/v1/suppressions", json::object{{"address", " Ann@Example.com"}}, key());
+  ASSERT_TRUE(HasStatus(add, 201)) << add.body;
+  EXPECT_EQ(Str(add.json, "address"), "ann@example.com");
+  EXPECT_EQ(Str(add.json, "channel"), "email");
+  EXPECT_TRUE(HasStatus(
+      http_->Post("/api/v1/suppressions", json::object{{"address", "ann@example.com"}}, key()),
+      200));
+  EXPECT_TRUE(IsError(http_->Post("/api/v1/suppressions", json::object{{"address", "x"}}, key()),
+                      422, "invalid", "address"));
+
+  json::value m = Send(Email(usid, "t-1", true));
+  EXPECT_EQ(Str(m, "status"), "skipped");
+  EXPECT_EQ(Str(m, "skip_reason"), "suppressed");
+  EXPECT_EQ(Column(http_->Get("/api/v1/messages?skip_reason=suppressed", key()), "id"),
+            std::vector<std::string>{Str(m, "id")});
+  EXPECT_EQ(Column(http_->Get("/api/v1/suppressions", key()), "address"),
+            std::vector<std::string>{"ann@example.com"});
+
+  EXPECT_TRUE(HasStatus(http_->Delete("/api/v1/suppressions/ann@example.com", key()), 204));
+  EXPECT_TRUE(HasStatus(http_->Delete("/api/v1/suppressions/ann@example.com", key()), 404));
+  WaitForStatus(Str(Send(Email(usid, "t-2", true)), "id"), "sent", 1);
+  EXPECT_EQ(smtp_.messages().size(), 1u);
+}
+
+TEST_F(PolicyTest, FrequencyCapCountsDaysInTheCustomersZone) {
+  ConfigureSms();
+  Patch({{"frequency_cap", json::object{{"per_day", 2}}}});
+  // 23:00 on March 2 in New York (UTC-5) is 04:00 UTC on March 3.
+  SetClock("2026-03-03T03:30:00Z");
+  std::string ny = CreateCustomer(
+      json::object{{"user_id", "ny"}, {"phone", "+15550000001"}, {"timezone", "America/New_York"}});
+  auto sms = [&](const std::string& usid, const std::string& key, bool transactional = false) {
+    return Send(json::object{{"customer", json::object{{"usid", usid}}},
+                             {"channel", "sms"},
+                             {"idempotency_key", key},
+                             {"transactional", transactional},
+                             {"message", json::object{{"body", "hi"}}}});
+  };
+  EXPECT_EQ(Str(sms(ny, "a"), "status"), "queued");
+  EXPECT_EQ(Str(sms(ny, "b"), "status"), "queued");
+  json::value third = sms(ny, "c");
+  EXPECT_EQ(Str(third, "skip_reason"), "frequency_cap");
+  EXPECT_EQ(Str(sms(ny, "t", true), "status"), "queued");  // transactional is exempt
+  // 00:10 local on March 3: a new day in New York.
+  SetClock("2026-03-03T05:10:00Z");
+  EXPECT_EQ(Str(sms(ny, "d"), "status"), "queued");
+  // A customer without a zone counts in the project's (UTC): 05:10 is the same UTC day as the
+  // messages below, so the cap holds after two.
+  std::string utc = CreateCustomer(json::object{{"user_id", "utc"}, {"phone", "+15550000002"}});
+  EXPECT_EQ(Str(sms(utc, "u1"), "status"), "queued");
+  EXPECT_EQ(Str(sms(utc, "u2"), "status"), "queued");
+  EXPECT_EQ(Str(sms(utc, "u3"), "skip_reason"), "frequency_cap");
+}
+
+TEST_F(PolicyTest, QuietHoursHoldOrSkipInEachCustomersZone) {
+  ConfigureSms();
+  Patch({{"quiet_hours", json::object{{"start", "21:00"}, {"end", "08:00"}}}});
+  // 21:30 UTC: 22:30 in Lagos (inside), 06:30 next day in Tokyo (inside, morning part),
+  // 16:30 in New York (outside).
+  SetClock("2026-03-02T21:30:00Z");
+  auto customer = [&](const std::string& id, const std::string& zone, const std::string& phone) {
+    return CreateCustomer(json::object{{"user_id", id}, {"phone", phone}, {"timezone", zone}});
+  };
+  std::string lagos = customer("lagos", "Africa/Lagos", "+15550000011");
+  std::string tokyo = customer("tokyo", "Asia/Tokyo", "+15550000012");
+  std::string ny = customer("ny", "America/New_York", "+15550000013");
+  auto sms = [&](const std::string& usid, const std::string& key) {
+    return Send(json::object{{"customer", json::object{{"usid", usid}}},
+                             {"channel", "sms"},
+                             {"idempotency_key", key},
+                             {"message", json::object{{"body", "hi"}}}});
+  };
+  json::value l = sms(lagos, "l");
+  json::value t = sms(tokyo, "t");
+  EXPECT_EQ(Str(l, "status"), "queued");
+  EXPECT_EQ(Str(l, "next_attempt_at"), "2026-03-03T07:00:00.000Z");  // 08:00 in Lagos
+  EXPECT_EQ(JsonAt(l, "/last_answer/outcome"), "\"held\"");
+  EXPECT_EQ(Str(t, "next_attempt_at"), "2026-03-02T23:00:00.000Z");  // 08:00 in Tokyo
+  WaitForStatus(Str(sms(ny, "n"), "id"), "sent", 1);
+  EXPECT_EQ(sms_.requests().size(), 1u);
+
+  // The held message goes when the window opens, not before.
+  SetClock("2026-03-02T23:00:00Z");
+  WaitForStatus(Str(t, "id"), "sent", 1);
+  EXPECT_EQ(Str(GetMessage(Str(l, "id")), "status"), "queued");
+  SetClock("2026-03-03T07:00:00Z");
+  WaitForStatus(Str(l, "id"), "sent", 1);
+
+  // Skip mode: 22:30 in Lagos again, skipped at once.
+  Patch({{"quiet_hours", json::object{{"start", "21:00"}, {"end", "08:00"}, {"mode", "skip"}}}});
+  SetClock("2026-03-03T21:30:00Z");
+  EXPECT_EQ(Str(sms(lagos, "l2"), "skip_reason"), "quiet_hours");
+  EXPECT_EQ(Str(sms(ny, "n2"), "status"), "queued");
+  EXPECT_TRUE(IsError(
+      http_->Patch(
+          "/api/v1/project",
+          json::object{{"quiet_hours", json::object{{"start", "25:00"}, {"end", "08:00"}}}}, key()),
+      422, "invalid", "quiet_hours.start"));
+}
+
+TEST_F(PolicyTest, OpensAndClicksAreTrackedOnlyForTheMessagesOwnLinks) {
+  ConfigureEmail();
+  Patch({{"tracking", json::object{{"opens", true}, {"clicks", true}}}});
+  std::string usid = Ann();
+  std::string id = Str(Send(Email(usid, "track-1", true,
+                                  "<html><body><a href=\"https://shop.example/sale?a=1&amp;b=2\">"
+                                  "Sale</a></body></html>")),
+                       "id");
+  WaitForStatus(id, "sent", 1);
+  ASSERT_EQ(smtp_.messages().size(), 1u);
+  std::string html = DecodeQp(smtp_.messages()[0].data);
+  EXPECT_EQ(html.find("https://shop.example"), std::string::npos) << html;
+  std::string click = PathAfter(html, "/t/click/");
+  std::string open = PathAfter(html, "/t/open/");
+  ASSERT_FALSE(click.empty()) << html;
+  ASSERT_FALSE(open.empty()) << html;
+  click = click.substr(click.find("/t/click/"));
+  open = open.substr(open.find("/t/open/"));
+
+  HttpResponse pixel = http_->Get(open);
+  ASSERT_TRUE(HasStatus(pixel, 200));
+  EXPECT_EQ(pixel.Header("Content-Type"), "image/gif");
+  EXPECT_TRUE(HasEvent(usid, "message_opened"));
+
+  HttpResponse go = http_->Get(click);
+  ASSERT_TRUE(HasStatus(go, 302));
+  EXPECT_EQ(go.Header("Location"), "https://shop.example/sale?a=1&b=2");
+  EXPECT_TRUE(HasEvent(usid, "message_clicked"));
+
+  // A changed signature, or a token of another kind, is refused.
+  std::string tampered = click;
+  tampered.back() = tampered.back() == 'a' ? 'b' : 'a';
+  EXPECT_TRUE(HasStatus(http_->Get(tampered), 404));
+  EXPECT_TRUE(HasStatus(http_->Get("/t/click/" + open.substr(8)), 404));
+  EXPECT_TRUE(HasStatus(http_->Get("/t/click/garbage"), 404));
+}
+
+TEST_F(PolicyTest, ProviderReportsRecordDeliveryAndHardBouncesSuppress) {
+  ConfigureEmail();
+  std::string usid = Ann();
+  std::string id = Str(Send(Email(usid, "r-1", true)), "id");
+  WaitForStatus(id, "sent", 1);
+  std::string path = "/api/v1/messages/" + id + "/events";
+  EXPECT_TRUE(HasStatus(http_->Post(path, json::object{{"type", "delivered"}}, key()), 200));
+  EXPECT_TRUE(HasEvent(usid, "message_delivered"));
+  EXPECT_TRUE(
+      IsError(http_->Post(path, json::object{{"type", "lost"}}, key()), 422, "invalid", "type"));
+  HttpResponse bounce = http_->Post(path, json::object{{"type", "bounced"}}, key());
+  ASSERT_TRUE(HasStatus(bounce, 200)) << bounce.body;
+  EXPECT_TRUE(HasEvent(usid, "message_bounced"));
+  EXPECT_EQ(Column(http_->Get("/api/v1/suppressions", key()), "reason"),
+            std::vector<std::string>{"bounce"});
+  EXPECT_EQ(Str(Send(Email(usid, "r-2", true)), "skip_reason"), "suppressed");
+}
+
+}  // namespace
+}  // namespace xoal::testing
