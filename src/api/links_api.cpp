@@ -96,6 +96,10 @@ http::Response Unsubscribe(Api& api, ApiCall& call) {
         auto c, core::ResolveCustomer(txn, project.id, store::CustomerKey::kUsid, token.usid));
     found = c.has_value();
     if (!c) return Status::Ok();
+    // One-click POSTs get repeated (provider retries, a second click): already unsubscribed
+    // means nothing to change and no second event.
+    const json::value* current = c->attributes.if_contains("email_subscribed");
+    if (current && current->is_bool() && !current->as_bool()) return Status::Ok();
     core::WriteContext ctx{&project, now, now, "app", nullptr};
     XOAL_RETURN_IF_ERROR(core::SetAttribute(txn, ctx, *c, "email_subscribed", json::value(false)));
     c->updated_at = now;

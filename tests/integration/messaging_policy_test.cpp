@@ -117,6 +117,30 @@ TEST_F(PolicyTest, MarketingEmailCarriesXoalsOneClickUnsubscribe) {
   EXPECT_TRUE(HasStatus(http_->Get(tampered), 404));
 }
 
+// RFC 8058 one-click POSTs may be repeated (providers retry, people click twice): the customer
+// is unsubscribed once, with one `unsubscribed` event.
+TEST_F(PolicyTest, RepeatedOneClickUnsubscribeRecordsOneEvent) {
+  Patch({{"public_base_url", "https://links.example"}});
+  std::string usid = Ann();
+  HttpResponse preview =
+      http_->Post("/api/v1/templates/render",
+                  json::object{{"customer", json::object{{"usid", usid}}},
+                               {"message", json::object{{"text", "{{ unsubscribe_url }}"}}}},
+                  key());
+  ASSERT_TRUE(HasStatus(preview, 200)) << preview.body;
+  std::string path = PathAfter(JsonAt(preview.json, "/message/text"), "/unsubscribe/");
+  ASSERT_FALSE(path.empty()) << preview.body;
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse post = http_->SendRaw("POST", path, "List-Unsubscribe=One-Click",
+                                       "application/x-www-form-urlencoded");
+    ASSERT_TRUE(HasStatus(post, 200)) << post.body;
+  }
+  HttpResponse events = http_->Get("/api/v1/customers/" + usid + "/events", key());
+  int unsubscribed = 0;
+  for (const auto& e : DataOf(events)) unsubscribed += Str(e, "name") == "unsubscribed" ? 1 : 0;
+  EXPECT_EQ(unsubscribed, 1) << events.body;
+}
+
 TEST_F(PolicyTest, SuppressedAddressesAreNeverSentToTransactionalIncluded) {
   ConfigureEmail();
   std::string usid = Ann();
