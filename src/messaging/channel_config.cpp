@@ -81,6 +81,22 @@ Status CheckBaseUrl(const std::string& url, const std::string& field) {
   return Status::Ok();
 }
 
+// A value that goes into a provider URL as one host or path segment: nothing that would end
+// it or start another part (the senders refuse the same values, but only at send time).
+Status CheckUrlPart(const std::string& value, std::string_view forbidden,
+                    const std::string& field) {
+  bool control = std::any_of(value.begin(), value.end(),
+                             [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  if (control || value.find_first_of(forbidden) != std::string::npos || value == "." ||
+      value == "..") {
+    return Status::InvalidArgument(
+        field + " must not contain spaces, line breaks or URL separators such as / ? # %", field);
+  }
+  return Status::Ok();
+}
+constexpr std::string_view kHostForbidden = " /?#@%\\";
+constexpr std::string_view kSegmentForbidden = " /?#%\\";
+
 const json::object* ObjectMember(const json::object* o, std::string_view name) {
   if (!o) return nullptr;
   auto it = o->find(name);
@@ -96,6 +112,7 @@ Result<json::object> ValidateSmtp(const json::object& body, const json::object* 
   const std::string p = "smtp";
   XOAL_RETURN_IF_ERROR(OnlyMembers(smtp, {"host", "port", "tls", "username", "password"}, p));
   XOAL_ASSIGN_OR_RETURN(auto host, StringMember(smtp, "host", p));
+  XOAL_RETURN_IF_ERROR(CheckUrlPart(host, kHostForbidden, "smtp.host"));
   int64_t port = 587;
   if (auto pi = smtp.find("port"); pi != smtp.end() && !pi->value().is_null()) {
     if (!pi->value().is_int64() || pi->value().get_int64() < 1 || pi->value().get_int64() > 65535) {
@@ -136,6 +153,7 @@ Result<json::object> ValidateSms(const json::object& body, const json::object* p
   if (base_url.empty()) base_url = "https://api.twilio.com";
   XOAL_RETURN_IF_ERROR(CheckBaseUrl(base_url, "base_url"));
   XOAL_ASSIGN_OR_RETURN(auto sid, StringMember(body, "account_sid", ""));
+  XOAL_RETURN_IF_ERROR(CheckUrlPart(sid, kSegmentForbidden, "account_sid"));
   XOAL_ASSIGN_OR_RETURN(auto token, SecretMember(body, "auth_token", "", previous, true));
   XOAL_ASSIGN_OR_RETURN(auto from, StringMember(body, "from", ""));
   return json::object{
@@ -149,6 +167,7 @@ Result<json::object> ValidatePush(const json::object& body, const json::object* 
   if (base_url.empty()) base_url = "https://fcm.googleapis.com";
   XOAL_RETURN_IF_ERROR(CheckBaseUrl(base_url, "base_url"));
   XOAL_ASSIGN_OR_RETURN(auto project_id, StringMember(body, "project_id", ""));
+  XOAL_RETURN_IF_ERROR(CheckUrlPart(project_id, kSegmentForbidden, "project_id"));
   auto it = body.find("service_account");
   if (it == body.end() || !it->value().is_object()) {
     return Status::InvalidArgument("service_account must be an object (the JSON key file)",

@@ -77,6 +77,29 @@ TEST_F(MessagingChannelsTest, PushHidesPrivateKeyAndWebhookMasksSecret) {
   EXPECT_EQ(JsonAt(hook.json, "/secret"), "\"••••34\"");
 }
 
+// A host, account sid or project id that would change the provider URL (line breaks, spaces,
+// slashes) is refused when it is configured, not later as a failed message per send.
+TEST_F(MessagingChannelsTest, ValuesThatWouldBreakTheProviderUrlAre422) {
+  auto put = [&](const std::string& channel, const json::object& body) {
+    return http_->Put("/api/v1/channels/" + channel, body, key());
+  };
+  for (const char* host : {"h\r\nX: y", "a host", "h/x", "h?x", "u@h"}) {
+    json::object smtp{{"host", host}, {"port", 25}, {"tls", "none"}};
+    EXPECT_TRUE(
+        IsError(put("email", {{"from", "a@b.c"}, {"smtp", smtp}}), 422, "invalid", "smtp.host"))
+        << host;
+  }
+  for (const char* sid : {"../x", "AC 1", "AC1?x", "AC%2F"}) {
+    EXPECT_TRUE(IsError(put("sms", {{"account_sid", sid}, {"auth_token", "t"}, {"from", "+1"}}),
+                        422, "invalid", "account_sid"))
+        << sid;
+  }
+  EXPECT_TRUE(HasStatus(
+      put("email", {{"from", "a@b.c"}, {"smtp", {{"host", "127.0.0.1"}, {"port", 25}}}}), 200));
+  EXPECT_TRUE(
+      HasStatus(put("sms", {{"account_sid", "AC1"}, {"auth_token", "t"}, {"from", "+1"}}), 200));
+}
+
 TEST_F(MessagingChannelsTest, InvalidBodiesAre422NamingTheField) {
   auto put = [&](const std::string& channel, const json::object& body) {
     return http_->Put("/api/v1/channels/" + channel, body, key());
