@@ -390,7 +390,13 @@ Status BroadcastEngine::CheckDefinition(store::ReadTxn& txn, const store::Projec
     return Status::InvalidArgument("no segment with id " + def.segment_id, "segment_id");
   }
   if (!def.conditions.is_null()) {
-    XOAL_RETURN_IF_ERROR(segments::ParseCondition(def.conditions, "conditions").status());
+    XOAL_ASSIGN_OR_RETURN(auto condition, segments::ParseCondition(def.conditions, "conditions"));
+    // As the segment API does: a condition that reads an unknown segment is refused now rather
+    // than matching nobody at send time.
+    for (const auto& sid : condition.dependencies().segments) {
+      XOAL_ASSIGN_OR_RETURN(auto read, txn.GetSegment(project.id, sid));
+      if (!read) return Status::InvalidArgument("no segment with id " + sid, "conditions");
+    }
   }
   json::object shape = def.message;
   shape.erase("variants");

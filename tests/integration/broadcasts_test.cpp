@@ -47,6 +47,23 @@ TEST_F(BroadcastsTest, RejectsInvalidBodiesNamingTheField) {
   expect_invalid(b, "throttle_per_minute");
 }
 
+// The segment API refuses conditions that read an unknown segment; a broadcast's audience
+// conditions are the same shape and must be refused too, on POST and on PATCH.
+TEST_F(BroadcastsTest, RejectsConditionsReadingAnUnknownSegment) {
+  std::string segment = ManualSegment(MakeCustomers(1));
+  json::object b = EmailBroadcast(segment);
+  b["conditions"] = json::object{{"segment", "seg_nope"}};
+  EXPECT_TRUE(IsError(http_->Post("/api/v1/broadcasts", b, key()), 422, "invalid", "conditions"));
+
+  auto created = http_->Post("/api/v1/broadcasts", EmailBroadcast(segment), key());
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id(created.json.at("id").as_string());
+  json::object patch{
+      {"conditions", json::object{{"any", json::array{json::object{{"segment", "seg_nope"}}}}}}};
+  EXPECT_TRUE(IsError(http_->Patch("/api/v1/broadcasts/" + id, patch, key()), 422, "invalid",
+                      "conditions"));
+}
+
 TEST_F(BroadcastsTest, FollowsTheStatusRules) {
   std::string segment = ManualSegment(MakeCustomers(3));
   json::object body = EmailBroadcast(segment);
