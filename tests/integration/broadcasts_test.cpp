@@ -235,6 +235,11 @@ TEST_F(BroadcastsTest, CountsSkippedRecipientsByReason) {
       CreateCustomer(json::object{{"email", "optout@example.com"}, {"email_subscribed", false}}));
   std::string capped = CreateCustomer(json::object{{"email", "capped@example.com"}});
   usids.push_back(capped);
+  usids.push_back(CreateCustomer(json::object{{"email", "blocked@example.com"}}));
+  EXPECT_TRUE(HasStatus(
+      http_->Post("/api/v1/suppressions",
+                  json::object{{"address", "blocked@example.com"}, {"reason", "manual"}}, key()),
+      201));
   json::object earlier = EmailBroadcast("");
   EnqueueOrFail(json::object{{"customer", json::object{{"usid", capped}}},
                              {"channel", "email"},
@@ -247,10 +252,11 @@ TEST_F(BroadcastsTest, CountsSkippedRecipientsByReason) {
   json::value done = WaitBroadcast(
       id, [](const json::value& b) { return CountOf(b, "sent") == 3; }, "3 sent");
   EXPECT_EQ(Str(done, "status"), "sent");
-  EXPECT_EQ(CountOf(done, "recipients"), 7);
+  EXPECT_EQ(CountOf(done, "recipients"), 8);
   EXPECT_EQ(JsonAt(done, "/counts/skipped/no_address"), "2");
   EXPECT_EQ(JsonAt(done, "/counts/skipped/unsubscribed"), "1");
   EXPECT_EQ(JsonAt(done, "/counts/skipped/frequency_cap"), "1");
+  EXPECT_EQ(JsonAt(done, "/counts/skipped/suppressed"), "1");
   EXPECT_EQ(CountOf(done, "failed"), 0);
   EXPECT_EQ(CountOf(done, "pending"), 0);
   EXPECT_EQ(smtp_.messages().size(), 4u);  // the 3 sent and the earlier message
