@@ -33,6 +33,7 @@ http::Response AnswerResult(Api& api, ApiCall& call, const Result<store::Broadca
 http::Response Create(Api& api, ApiCall& call) {
   auto body = ParseObjectBody(call.req);
   if (!body.ok()) return ErrorResponse(body.status());
+  if (Status st = broadcasts::CheckKnownMembers(*body); !st.ok()) return ErrorResponse(st);
   return AnswerResult(api, call, Engine(api).Create(call.project, *body), 201);
 }
 
@@ -59,6 +60,7 @@ http::Response Get(Api& api, ApiCall& call) { return Answer(api, call, call.req.
 http::Response Patch(Api& api, ApiCall& call) {
   auto body = ParseObjectBody(call.req);
   if (!body.ok()) return ErrorResponse(body.status());
+  if (Status st = broadcasts::CheckKnownMembers(*body); !st.ok()) return ErrorResponse(st);
   return AnswerResult(api, call, Engine(api).Update(call.project, call.req.Param("id"), *body));
 }
 

@@ -1,5 +1,7 @@
 #include "broadcasts/definition.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 
 #include "common/time_format.hpp"
@@ -160,12 +162,26 @@ json::object DefinitionToJson(const Definition& d) {
        d.throttle_per_minute ? json::value(*d.throttle_per_minute) : json::value(nullptr)}};
 }
 
+constexpr std::array<std::string_view, 7> kMembers = {
+    "name", "segment_id", "conditions", "channel", "message", "schedule", "throttle_per_minute"};
+
+Status CheckKnownMembers(const json::object& body) {
+  for (const auto& member : body) {
+    if (std::find(kMembers.begin(), kMembers.end(), member.key()) == kMembers.end()) {
+      return Invalid("unknown member " + std::string(member.key()) +
+                         " (a broadcast has name, segment_id, conditions, channel, message, "
+                         "schedule and throttle_per_minute)",
+                     std::string(member.key()));
+    }
+  }
+  return Status::Ok();
+}
+
 json::object MergePatch(const std::string& name, const json::object& stored,
                         const json::object& patch) {
   json::object merged = stored;
   merged["name"] = name;
-  for (const char* key : {"name", "segment_id", "conditions", "channel", "message", "schedule",
-                          "throttle_per_minute"}) {
+  for (std::string_view key : kMembers) {
     if (auto it = patch.find(key); it != patch.end()) merged[key] = it->value();
   }
   return merged;

@@ -69,6 +69,10 @@ struct Definition {
 // "schedule", "throttle_per_minute"} (the name is kept apart).
 json::object DefinitionToJson(const Definition& d);
 
+// kInvalidArgument naming the first member of a POST or PATCH body that is not one of the
+// Broadcasts shape (a misspelt "throttle_per_minute" must not send unthrottled).
+[[nodiscard]] Status CheckKnownMembers(const json::object& body);
+
 // The members a PATCH may change, merged over the stored definition and name.
 json::object MergePatch(const std::string& name, const json::object& stored,
                         const json::object& patch);

@@ -64,6 +64,19 @@ TEST_F(BroadcastsTest, RejectsConditionsReadingAnUnknownSegment) {
                       "conditions"));
 }
 
+// A misspelt member must not be dropped silently: "throttle_per_min" would send unthrottled.
+TEST_F(BroadcastsTest, RejectsUnknownMembersNamingThem) {
+  std::string segment = ManualSegment(MakeCustomers(1));
+  json::object b = EmailBroadcast(segment);
+  b["throttle_per_min"] = 10;
+  EXPECT_TRUE(
+      IsError(http_->Post("/api/v1/broadcasts", b, key()), 422, "invalid", "throttle_per_min"));
+  std::string id = CreateBroadcast(EmailBroadcast(segment));
+  EXPECT_TRUE(IsError(
+      http_->Patch("/api/v1/broadcasts/" + id, json::object{{"throttle_per_min", 10}}, key()), 422,
+      "invalid", "throttle_per_min"));
+}
+
 TEST_F(BroadcastsTest, FollowsTheStatusRules) {
   std::string segment = ManualSegment(MakeCustomers(3));
   json::object body = EmailBroadcast(segment);
