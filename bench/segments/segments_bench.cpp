@@ -33,6 +33,7 @@
 #include "segments/data_set.hpp"
 #include "segments/engine.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/proc_status.hpp"
 
 namespace xoal::bench {
 namespace {
@@ -205,16 +206,6 @@ class ProbeListener final : public segments::MembershipListener {
 
 // ---- memory ----
 
-int64_t ProcStatusKb(std::string_view key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0 && line.size() > key.size() && line[key.size()] == ':') {
-      return std::atoll(line.c_str() + key.size() + 1);
-    }
-  }
-  return -1;
-}
 // Resets VmHWM to the current RSS (Linux >= 4.0); false when the kernel refuses.
 bool ResetPeakRss() {
   std::ofstream out("/proc/self/clear_refs");
@@ -222,7 +213,6 @@ bool ResetPeakRss() {
   out.flush();
   return static_cast<bool>(out);
 }
-double Mib(int64_t kb) { return static_cast<double>(kb) / 1024.0; }
 
 double Seconds(nanoseconds d) { return duration<double>(d).count(); }
 double Ms(nanoseconds d) { return duration<double, std::milli>(d).count(); }

@@ -23,25 +23,13 @@
 #include "messaging/render.hpp"
 #include "segments/engine.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/proc_status.hpp"
 #include "workflows/engine.hpp"
 
 namespace xoal::bench {
 namespace {
 
 constexpr int kPerTxn = 10000;
-
-int64_t ProcStatusKb(std::string_view key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0 && line.size() > key.size() && line[key.size()] == ':') {
-      return std::atoll(line.c_str() + key.size() + 1);
-    }
-  }
-  return -1;
-}
-
-double Mib(int64_t kb) { return static_cast<double>(kb) / 1024.0; }
 
 uint64_t DirBytes(const std::filesystem::path& dir) {
   uint64_t total = 0;

@@ -1,12 +1,11 @@
 // Parsing and printing of the timestamps the API accepts, and IANA time zone checks.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/value.hpp>
 
 #include "common/clock.hpp"
 

@@ -174,8 +174,8 @@ Result<Message> NormalizeSpecMessage(const json::object& m, SystemTime received_
   if (type && !type->is_string()) return Status::InvalidArgument("type must be a string", "type");
   // A tracking API path (/v1/track) decides the type, as Segment's API does.
   msg.type = !implied_type.empty() ? std::string(implied_type)
-             : type                 ? Lower(type->get_string())
-                                    : std::string();
+             : type                ? Lower(type->get_string())
+                                   : std::string();
   if (std::find(std::begin(kTypes), std::end(kTypes), msg.type) == std::end(kTypes)) {
     return Status::InvalidArgument(msg.type.empty()
                                        ? "the message has no type"

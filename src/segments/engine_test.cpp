@@ -163,8 +163,8 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
                              Ref("paid company") + "]}"));
     AddSegment("at risk", J(R"({"all": [)" + Ref("valuable") + R"(, {"not": )" +
                             Ref("recent login") + R"(}, {"not": {"tag": "beta"}}]})"));
-    AddSegment("picked or at risk", J(R"({"any": [)" + Ref("picked") + "," + Ref("at risk") +
-                                      "]}"));
+    AddSegment("picked or at risk",
+               J(R"({"any": [)" + Ref("picked") + "," + Ref("at risk") + "]}"));
     engine_->RunPendingWorkForTest();
   }
 
@@ -230,9 +230,8 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
   }
 
   std::string Patch(const std::string& usid, const json::object& body) {
-    Status st = Write([&](store::WriteTxn& txn) {
-      return core::PatchCustomer(txn, Ctx(), usid, body).status();
-    });
+    Status st = Write(
+        [&](store::WriteTxn& txn) { return core::PatchCustomer(txn, Ctx(), usid, body).status(); });
     // Refusals (an email taken, the last identifier removed) change nothing, which is fine here.
     EXPECT_TRUE(st.ok() || st.code() == StatusCode::kConflict ||
                 st.code() == StatusCode::kAlreadyExists ||
@@ -280,12 +279,12 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
   }
 
   std::string CompanyAttributeStep() {
-    json::object body{{"id", Pick(kCompanies)},
-                      {"attributes", {{"tier", Uniform(0, 2) ? (Uniform(0, 1) ? "paid" : "free")
-                                                             : json::value(nullptr)}}}};
-    Status st = Write([&](store::WriteTxn& txn) {
-      return core::UpsertCompany(txn, Ctx(), body).status();
-    });
+    json::object body{
+        {"id", Pick(kCompanies)},
+        {"attributes",
+         {{"tier", Uniform(0, 2) ? (Uniform(0, 1) ? "paid" : "free") : json::value(nullptr)}}}};
+    Status st =
+        Write([&](store::WriteTxn& txn) { return core::UpsertCompany(txn, Ctx(), body).status(); });
     EXPECT_TRUE(st.ok()) << st.message();
     return "company " + json::serialize(body);
   }
@@ -480,8 +479,8 @@ TEST_F(SegmentEngineDifferentialTest, StoredMembershipEqualsFromScratchEvaluatio
   uint64_t seed = SeedFromEnv();
   int steps = StepsFromEnv();
   rng_.seed(seed);
-  SCOPED_TRACE(::testing::Message() << "seed=" << seed
-                                    << " (rerun with XOAL_SEGMENTS_ENGINE_SEED=" << seed << ")");
+  SCOPED_TRACE(::testing::Message()
+               << "seed=" << seed << " (rerun with XOAL_SEGMENTS_ENGINE_SEED=" << seed << ")");
   CreateSegments();
   ASSERT_FALSE(HasFailure());
   std::deque<std::string> recent;
@@ -633,8 +632,8 @@ class SegmentEngineRaceTest : public ::testing::Test {
     return json::object{{"attribute", "plan"}, {"op", "eq"}, {"value", plan}};
   }
   std::string Create(std::string name, std::string_view plan) {
-    auto s = engine_->Create(project_, json::object{{"name", std::move(name)},
-                                                    {"conditions", PlanIs(plan)}});
+    auto s = engine_->Create(project_,
+                             json::object{{"name", std::move(name)}, {"conditions", PlanIs(plan)}});
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? s->id : "";
   }

@@ -698,6 +698,7 @@ Status WorkflowEngine::Load() {
 
 void WorkflowEngine::Start() {
   std::lock_guard lock(state_->mu_);
+  if (state_->thread_.joinable()) return;
   state_->stopping_ = false;
   state_->thread_ = std::thread([this] { state_->Run(); });
 }

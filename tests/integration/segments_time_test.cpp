@@ -52,8 +52,8 @@ class SegmentsTimeTest : public SegmentsTest {
 };
 
 TEST_F(SegmentsTimeTest, PurchaseLeavingThe30DayWindowExitsAtThatMoment) {
-  std::string recent = ReadyDynamic("recent buyers",
-                                    J(R"({"event": "purchase", "within_last": {"days": 30}})"));
+  std::string recent =
+      ReadyDynamic("recent buyers", J(R"({"event": "purchase", "within_last": {"days": 30}})"));
   int64_t t0 = ClockNow();
   std::string usid = TrackPurchase(t0, "p-1");
   ASSERT_TRUE(IsMember(recent, usid));
@@ -69,8 +69,8 @@ TEST_F(SegmentsTimeTest, PurchaseLeavingThe30DayWindowExitsAtThatMoment) {
 
 // A second purchase inside the window moves the exit to 30 days after it.
 TEST_F(SegmentsTimeTest, NewerPurchaseExtendsTheWindow) {
-  std::string recent = ReadyDynamic("recent buyers",
-                                    J(R"({"event": "purchase", "within_last": {"days": 30}})"));
+  std::string recent =
+      ReadyDynamic("recent buyers", J(R"({"event": "purchase", "within_last": {"days": 30}})"));
   int64_t t0 = ClockNow();
   std::string usid = TrackPurchase(t0, "p-1");
   int64_t t1 = AdvanceClock(10 * kDay);
@@ -136,11 +136,11 @@ TEST_F(SegmentsTimeTest, ClockJumpPastEntryAndExitRecordsBoth) {
 
 // Segments reading a time-based segment follow its timer flips.
 TEST_F(SegmentsTimeTest, SegmentReadingATimedSegmentFollowsItsFlip) {
-  std::string recent = ReadyDynamic("recent buyers",
-                                    J(R"({"event": "purchase", "within_last": {"days": 30}})"));
-  std::string lapsed = ReadyDynamic(
-      "lapsed", json::object{{"all", json::array{{{"event", "purchase"}},
-                                                 {{"not", {{"segment", recent}}}}}}});
+  std::string recent =
+      ReadyDynamic("recent buyers", J(R"({"event": "purchase", "within_last": {"days": 30}})"));
+  std::string lapsed =
+      ReadyDynamic("lapsed", json::object{{"all", json::array{{{"event", "purchase"}},
+                                                              {{"not", {{"segment", recent}}}}}}});
   int64_t t0 = ClockNow();
   std::string usid = TrackPurchase(t0, "p-1");
   ASSERT_FALSE(IsMember(lapsed, usid));
@@ -157,8 +157,8 @@ TEST_F(SegmentsTimeTest, SegmentReadingATimedSegmentFollowsItsFlip) {
 TEST_F(SegmentsTimeTest, TimersSurviveARestart) {
   const int64_t start = *EpochMsOf("2031-03-01T12:00:00.000Z");
   SetClock(start);
-  std::string recent = ReadyDynamic("recent buyers",
-                                    J(R"({"event": "purchase", "within_last": {"days": 1}})"));
+  std::string recent =
+      ReadyDynamic("recent buyers", J(R"({"event": "purchase", "within_last": {"days": 1}})"));
   std::string usid = TrackPurchase(start, "p-1");
   ASSERT_TRUE(IsMember(recent, usid));
 
@@ -174,8 +174,8 @@ TEST_F(SegmentsTimeTest, TimersSurviveARestart) {
 TEST_F(SegmentsTimeTest, SegmentComputedFromScratchSetsTimers) {
   int64_t t0 = ClockNow();
   std::string usid = TrackPurchase(t0, "p-1");
-  std::string recent = ReadyDynamic("recent buyers",
-                                    J(R"({"event": "purchase", "within_last": {"hours": 5}})"));
+  std::string recent =
+      ReadyDynamic("recent buyers", J(R"({"event": "purchase", "within_last": {"hours": 5}})"));
   ASSERT_TRUE(IsMember(recent, usid));
 
   AdvanceClock(6 * kHour);
@@ -231,8 +231,8 @@ TEST_F(SegmentsRealClockTest, WithinNextEntersOnTimeOnTheRealClock) {
 // the segment within a second of that moment on the real clock, with no new data: the purchase
 // is dated 57 s ago and the window is the last minute, so it ends 3 s from now.
 TEST_F(SegmentsRealClockTest, OnlyPurchaseAgesOutOfTheWindowOnTimeOnTheRealClock) {
-  std::string recent = ReadyDynamic("recent buyers",
-                                    J(R"({"event": "purchase", "within_last": {"minutes": 1}})"));
+  std::string recent =
+      ReadyDynamic("recent buyers", J(R"({"event": "purchase", "within_last": {"minutes": 1}})"));
   int64_t bought = WallNowMs() - 57 * 1000;
   int64_t expected = bought + kMinute;
   std::string usid = TrackPurchase(bought, "p-1");
