@@ -365,10 +365,11 @@ class SegmentEngine::State {
     }
     XOAL_RETURN_IF_ERROR(Apply(txn, changes, out));
     if (!observer_) return Status::Ok();
-    AppliedWrite applied{changes.project_id, now, changes.events, {}, {}, out, {}};
+    AppliedWrite applied{changes.project_id, now, changes.events, {}, {}, {}, out, {}};
     for (const auto& [usid, dirty] : changes.customers) {
       applied.customers.insert(usid);
       if (dirty.all) applied.whole.insert(usid);
+      if (dirty.created) applied.created.insert(usid);
       if (!dirty.all && !dirty.attributes.empty()) applied.attributes[usid] = dirty.attributes;
     }
     for (const auto& m : out) applied.customers.insert(m.usid);
@@ -908,6 +909,15 @@ Result<bool> MatchesStoredCustomer(store::ReadTxn& txn, const store::Project& pr
   bool with_events = !condition.dependencies().events.empty();
   XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, with_events));
   return Matches(condition, ViewOf(data, txn, ProjectZone(&project)), now);
+}
+
+Result<StoredMatch> EvaluateStoredCustomer(store::ReadTxn& txn, const store::Project& project,
+                                           const Condition& condition,
+                                           const store::Customer& customer, SystemTime now) {
+  bool with_events = !condition.dependencies().events.empty();
+  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, with_events));
+  auto view = ViewOf(data, txn, ProjectZone(&project));
+  return StoredMatch{Matches(condition, view, now), NextFlipTime(condition, view, now)};
 }
 
 json::object SegmentToJson(const store::Segment& s, int64_t size) {

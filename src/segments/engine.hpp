@@ -51,6 +51,7 @@ struct AppliedWrite {
   std::map<std::string, std::set<std::string>> attributes;
   // Customers created or merged into (or rewritten without a diff): any attribute may be new.
   std::set<std::string> whole;
+  std::set<std::string> created;  // customers the write created (a subset of `whole`)
   const std::vector<MembershipChange>& memberships;  // entries and exits recorded
   std::set<std::string> customers;                   // every customer the write touched
 };
@@ -134,6 +135,15 @@ class SegmentEngine {
 Result<bool> MatchesStoredCustomer(store::ReadTxn& txn, const store::Project& project,
                                    const Condition& condition, const store::Customer& customer,
                                    SystemTime now);
+
+// MatchesStoredCustomer, and when the answer flips if the data does not change (NextFlipTime).
+struct StoredMatch {
+  bool matches = false;
+  std::optional<SystemTime> next_flip;
+};
+Result<StoredMatch> EvaluateStoredCustomer(store::ReadTxn& txn, const store::Project& project,
+                                           const Condition& condition,
+                                           const store::Customer& customer, SystemTime now);
 
 // The segment as the API shows it; `size` is its member count.
 json::object SegmentToJson(const store::Segment& s, int64_t size);

@@ -29,6 +29,7 @@ void Changes::MergeFrom(Changes&& other) {
   for (auto& [usid, d] : other.customers) {
     Dirty& mine = customers[usid];
     mine.all = mine.all || d.all;
+    mine.created = mine.created || d.created;
     mine.companies = mine.companies || d.companies;
     mine.attributes.merge(d.attributes);
     mine.events.merge(d.events);
@@ -67,7 +68,9 @@ Status TrackingTxn::Nested(const std::function<Status(store::WriteTxn&)>& fn) {
 
 Status TrackingTxn::InsertCustomer(store::Customer& c) {
   XOAL_RETURN_IF_ERROR(inner_.InsertCustomer(c));
-  Mark(c.project_id, c.usid).all = true;
+  Dirty& d = Mark(c.project_id, c.usid);
+  d.all = true;
+  d.created = true;
   read_[c.usid] = c;
   return Status::Ok();
 }

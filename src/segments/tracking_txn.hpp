@@ -20,7 +20,8 @@ namespace xoal::segments::internal {
 
 // What changed for one customer.
 struct Dirty {
-  bool all = false;  // re-evaluate every segment of the project
+  bool all = false;      // re-evaluate every segment of the project
+  bool created = false;  // the write created the profile
   std::set<std::string> attributes;
   std::set<std::string> events;
   std::set<std::string> tags;
@@ -246,6 +247,9 @@ class TrackingTxn final : public store::WriteTxn {
     return inner_.DueRuns(now, limit);
   }
   Result<std::optional<SystemTime>> NextRunWake() override { return inner_.NextRunWake(); }
+  Result<std::vector<store::WorkflowRun>> DueGoalRuns(SystemTime now, int limit) override {
+    return inner_.DueGoalRuns(now, limit);
+  }
   Result<std::optional<store::DateTimer>> GetDateTimer(std::string_view w,
                                                        std::string_view usid) override {
     return inner_.GetDateTimer(w, usid);

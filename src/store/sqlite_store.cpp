@@ -180,8 +180,9 @@ CREATE TABLE deleted_event_ids(
 )sql",
     // Version 10: date_attribute triggers. One timer per (workflow, customer) with the moment the
     // customer's run starts, found through a partial index of the pending ones; the customer
-    // scans that fill them in after an activation, resumable across restarts; and each
-    // workflow's sends in the current minute (send_rate_per_minute), kept with the sends.
+    // scans that fill them in after an activation, resumable across restarts; each workflow's
+    // sends in the current minute (send_rate_per_minute), kept with the sends; and when a run's
+    // condition goal can next become true by time alone.
     R"sql(
 CREATE TABLE workflow_date_timers(
   workflow_id TEXT NOT NULL, usid TEXT NOT NULL, project_id TEXT NOT NULL,
@@ -190,6 +191,8 @@ CREATE INDEX date_timers_due ON workflow_date_timers(fire_at) WHERE state = 'pen
 CREATE TABLE workflow_scans(
   workflow_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, after_seq INTEGER NOT NULL)
   WITHOUT ROWID;
+ALTER TABLE workflow_runs ADD COLUMN goal_at INTEGER;
+CREATE INDEX runs_by_goal ON workflow_runs(goal_at) WHERE goal_at IS NOT NULL AND status = 'active';
 CREATE TABLE workflow_send_counts(
   workflow_id TEXT PRIMARY KEY, minute INTEGER NOT NULL, sent INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
@@ -387,7 +390,8 @@ DateTimer ReadDateTimer(Stmt& s) {
 
 #define XOAL_SELECT_RUN                                                                      \
   "SELECT seq, project_id, id, workflow_id, version, usid, run_key, status, step, waiting, " \
-  "visits, wake_at, wait_event, context, started_at, updated_at, ended_at FROM workflow_runs "
+  "visits, wake_at, wait_event, context, started_at, updated_at, ended_at, goal_at "         \
+  "FROM workflow_runs "
 
 // The read half of a transaction; the write half adds to it. Both work on one connection.
 // The reads, over a base that is ReadTxn for read transactions and WriteTxn for write ones, so
@@ -925,11 +929,25 @@ class SqliteReads : public Base {
     return ReadRuns(s);
   }
 
+  Result<std::vector<WorkflowRun>> DueGoalRuns(SystemTime now, int limit) override {
+    auto s = c_.Prepare(XOAL_SELECT_RUN
+                        "WHERE goal_at IS NOT NULL AND status = 'active' AND goal_at <= ? "
+                        "ORDER BY goal_at LIMIT ?");
+    s.Bind(1, now).Bind(2, static_cast<int64_t>(limit));
+    return ReadRuns(s);
+  }
+
   Result<std::optional<SystemTime>> NextRunWake() override {
-    auto s = c_.Prepare(
-        "SELECT MIN(wake_at) FROM workflow_runs WHERE wake_at IS NOT NULL AND status = 'active'");
-    if (s.Step() != SQLITE_ROW || s.IsNull(0)) return std::optional<SystemTime>();
-    return std::optional<SystemTime>(s.Time(0));
+    // Two MINs, each answered at once by its partial index (one over an OR would scan).
+    std::optional<SystemTime> out;
+    for (const char* sql :
+         {"SELECT MIN(wake_at) FROM workflow_runs WHERE wake_at IS NOT NULL AND status = 'active'",
+          "SELECT MIN(goal_at) FROM workflow_runs WHERE goal_at IS NOT NULL AND status = "
+          "'active'"}) {
+      auto s = c_.Prepare(sql);
+      if (s.Step() == SQLITE_ROW && !s.IsNull(0) && (!out || s.Time(0) < *out)) out = s.Time(0);
+    }
+    return out;
   }
 
   Result<std::vector<WorkflowRunStep>> ListRunSteps(std::string_view run_id,
@@ -1084,6 +1102,7 @@ class SqliteReads : public Base {
     r.started_at = s.Time(14);
     r.updated_at = s.Time(15);
     r.ended_at = s.OptTime(16);
+    r.goal_at = s.OptTime(17);
     return r;
   }
 
@@ -1628,13 +1647,14 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
   Status InsertRun(WorkflowRun& r) override {
     auto s = c_.Prepare(
         "INSERT INTO workflow_runs(project_id, id, workflow_id, version, usid, run_key, status, "
-        "step, waiting, visits, wake_at, wait_event, context, started_at, updated_at, ended_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "step, waiting, visits, wake_at, wait_event, context, started_at, updated_at, ended_at, "
+        "goal_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.Bind(1, r.project_id).Bind(2, r.id).Bind(3, r.workflow_id);
     s.Bind(4, static_cast<int64_t>(r.version)).Bind(5, r.usid).Bind(6, r.run_key);
     s.Bind(7, r.status).Bind(8, r.step).Bind(9, static_cast<int64_t>(r.waiting ? 1 : 0));
     s.Bind(10, static_cast<int64_t>(r.visits)).Bind(11, r.wake_at).Bind(12, r.wait_event);
     s.Bind(13, r.context).Bind(14, r.started_at).Bind(15, r.updated_at).Bind(16, r.ended_at);
+    s.Bind(17, r.goal_at);
     XOAL_RETURN_IF_ERROR(s.Exec("insert run"));
     r.seq = sqlite3_last_insert_rowid(c_.db());
     return Status::Ok();
@@ -1643,12 +1663,13 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
   Status UpdateRun(const WorkflowRun& r) override {
     auto s = c_.Prepare(
         "UPDATE workflow_runs SET status = ?, step = ?, waiting = ?, visits = ?, wake_at = ?, "
-        "wait_event = ?, context = ?, updated_at = ?, ended_at = ? WHERE project_id = ? AND id = "
-        "?");
+        "wait_event = ?, context = ?, updated_at = ?, ended_at = ?, goal_at = ? WHERE project_id = "
+        "? "
+        "AND id = ?");
     s.Bind(1, r.status).Bind(2, r.step).Bind(3, static_cast<int64_t>(r.waiting ? 1 : 0));
     s.Bind(4, static_cast<int64_t>(r.visits)).Bind(5, r.wake_at).Bind(6, r.wait_event);
-    s.Bind(7, r.context).Bind(8, r.updated_at).Bind(9, r.ended_at).Bind(10, r.project_id);
-    s.Bind(11, r.id);
+    s.Bind(7, r.context).Bind(8, r.updated_at).Bind(9, r.ended_at).Bind(10, r.goal_at);
+    s.Bind(11, r.project_id).Bind(12, r.id);
     XOAL_RETURN_IF_ERROR(s.Exec("update run"));
     return Changed() ? Status::Ok() : Status::NotFound("no run with id " + r.id);
   }

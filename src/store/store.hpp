@@ -253,6 +253,9 @@ struct WorkflowRun {
   int visits = 0;  // steps executed so far; numbers the step log and idempotency keys
   std::optional<SystemTime> wake_at;
   std::optional<std::string> wait_event;  // the event a wait_for_event step waits for
+  // When the workflow's condition goal, false now, turns true if the customer's data does not
+  // change (a time window moving); the scheduler re-checks the goal then.
+  std::optional<SystemTime> goal_at;
   json::object context;  // trigger (API data), event (the triggering event), matched (event)
   SystemTime started_at;
   SystemTime updated_at;
@@ -466,7 +469,9 @@ class ReadTxn {
                                                       std::string_view usid) = 0;
   // Active runs of every project with wake_at at or before `now`, earliest first.
   virtual Result<std::vector<WorkflowRun>> DueRuns(SystemTime now, int limit) = 0;
-  // The earliest wake_at of any active run.
+  // Active runs of every project with goal_at at or before `now`, earliest first.
+  virtual Result<std::vector<WorkflowRun>> DueGoalRuns(SystemTime now, int limit) = 0;
+  // The earliest wake_at or goal_at of any active run.
   virtual Result<std::optional<SystemTime>> NextRunWake() = 0;
   // The date trigger timer of one customer in one workflow, or nullopt.
   virtual Result<std::optional<DateTimer>> GetDateTimer(std::string_view workflow_id,

@@ -248,6 +248,16 @@ class WorkflowEngine::State {
   // One page of the oldest unfinished scan; false when there is none.
   bool ScanOnePage();
 
+  // Whether the run's condition goal holds now; when it does not, sets the run's goal_at to when
+  // it would turn true by time alone (nullopt: never, or no condition goal).
+  Result<bool> ConditionGoalMet(store::ReadTxn& txn, const store::Project& project,
+                                const Definition& def, const store::Customer& customer,
+                                store::WorkflowRun& run, SystemTime now);
+  // Ends the run as converted, with the `goal` step in its log.
+  Status Convert(store::WriteTxn& txn, store::WorkflowRun& run, SystemTime now);
+  // Re-checks the goals of one page of runs whose goal_at is due; false when none was.
+  bool CheckDueGoals();
+  Status CheckGoal(store::WriteTxn& txn, const store::WorkflowRun& due, SystemTime now);
   Status EndRun(store::WriteTxn& txn, store::WorkflowRun& run, std::string status, SystemTime now);
   Status Advance(store::WriteTxn& txn, const std::string& project_id, const std::string& run_id,
                  SystemTime now, bool& sent);
@@ -382,7 +392,24 @@ Status WorkflowEngine::State::StartTriggered(store::WriteTxn& txn, const store::
     for (const auto& wf : *workflows) {
       const workflows::Trigger& t = wf->def->trigger;
       if (t.type != TriggerType::kAttributeChanged || !names.contains(t.attribute)) continue;
-      json::object context{{"attribute", t.attribute}};
+      json::object context{{"attribute", t.attribute}, {"change", "changed"}};
+      XOAL_RETURN_IF_ERROR(
+          Enter(txn, project, *wf, usid, std::move(context), std::nullopt, now).status());
+    }
+  }
+  // A profile created with the attribute: it was added.
+  for (const auto& usid : applied.created) {
+    std::optional<store::Customer> customer;
+    for (const auto& wf : *workflows) {
+      const workflows::Trigger& t = wf->def->trigger;
+      if (t.type != TriggerType::kAttributeChanged) continue;
+      if (!customer) {
+        XOAL_ASSIGN_OR_RETURN(customer,
+                              txn.FindCustomer(project.id, store::CustomerKey::kUsid, usid));
+        if (!customer) break;
+      }
+      if (segments::CustomerAttribute(*customer, t.attribute).is_null()) continue;
+      json::object context{{"attribute", t.attribute}, {"change", "added"}};
       XOAL_RETURN_IF_ERROR(
           Enter(txn, project, *wf, usid, std::move(context), std::nullopt, now).status());
     }
@@ -426,15 +453,13 @@ Status WorkflowEngine::State::UpdateOpenRuns(store::WriteTxn& txn, const store::
         changed = true;
       }
     }
-    if (!converted && def->goal && def->goal->condition) {
-      XOAL_ASSIGN_OR_RETURN(converted, segments::MatchesStoredCustomer(
-                                           txn, project, *def->goal->condition, *customer, now));
+    if (!converted) {
+      auto goal_at = run.goal_at;
+      XOAL_ASSIGN_OR_RETURN(converted, ConditionGoalMet(txn, project, *def, *customer, run, now));
+      changed = changed || run.goal_at != goal_at;
     }
     if (converted) {
-      store::WorkflowRunStep log{
-          0, run.id, run.workflow_id, "goal", ++run.visits, "goal", "converted", "", {}, now};
-      XOAL_RETURN_IF_ERROR(txn.InsertRunStep(log));
-      XOAL_RETURN_IF_ERROR(EndRun(txn, run, "converted", now));
+      XOAL_RETURN_IF_ERROR(Convert(txn, run, now));
     } else if (changed) {
       run.updated_at = now;
       XOAL_RETURN_IF_ERROR(txn.UpdateRun(run));
@@ -590,8 +615,78 @@ bool WorkflowEngine::State::ScanOnePage() {
   return true;
 }
 
+Result<bool> WorkflowEngine::State::ConditionGoalMet(store::ReadTxn& txn,
+                                                     const store::Project& project,
+                                                     const Definition& def,
+                                                     const store::Customer& customer,
+                                                     store::WorkflowRun& run, SystemTime now) {
+  run.goal_at.reset();
+  if (!def.goal || !def.goal->condition) return false;
+  XOAL_ASSIGN_OR_RETURN(auto match, segments::EvaluateStoredCustomer(
+                                        txn, project, *def.goal->condition, customer, now));
+  if (!match.matches) run.goal_at = match.next_flip;
+  return match.matches;
+}
+
+Status WorkflowEngine::State::Convert(store::WriteTxn& txn, store::WorkflowRun& run,
+                                      SystemTime now) {
+  store::WorkflowRunStep log{
+      0, run.id, run.workflow_id, "goal", ++run.visits, "goal", "converted", "", {}, now};
+  XOAL_RETURN_IF_ERROR(txn.InsertRunStep(log));
+  return EndRun(txn, run, "converted", now);
+}
+
+Status WorkflowEngine::State::CheckGoal(store::WriteTxn& txn, const store::WorkflowRun& due,
+                                        SystemTime now) {
+  // Re-read inside the write: a run ended, held or re-checked since the page was read is left.
+  XOAL_ASSIGN_OR_RETURN(auto run, txn.GetRun(due.project_id, due.id));
+  if (!run || run->status != "active" || !run->goal_at || *run->goal_at > now) {
+    return Status::Ok();
+  }
+  XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(run->project_id));
+  XOAL_ASSIGN_OR_RETURN(auto customer,
+                        txn.FindCustomer(run->project_id, store::CustomerKey::kUsid, run->usid));
+  if (!project || !customer) return EndRun(txn, *run, "exited", now);
+  XOAL_ASSIGN_OR_RETURN(auto def, DefinitionFor(txn, run->workflow_id, run->version));
+  XOAL_ASSIGN_OR_RETURN(bool met, ConditionGoalMet(txn, *project, *def, *customer, *run, now));
+  if (met) return Convert(txn, *run, now);
+  run->updated_at = now;
+  return txn.UpdateRun(*run);
+}
+
+bool WorkflowEngine::State::CheckDueGoals() {
+  SystemTime now = clock_.SystemNow();
+  std::vector<store::WorkflowRun> due;
+  Status st = store().Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(due, txn.DueGoalRuns(now, options_.due_page));
+    return Status::Ok();
+  });
+  if (!st.ok() || due.empty()) return false;
+  st = store().Write([&](store::WriteTxn& txn) {
+    for (const auto& r : due) {
+      Status one = txn.Nested([&](store::WriteTxn& t) { return CheckGoal(t, r, now); });
+      if (one.ok()) continue;
+      // The goal is left unchecked rather than the run stuck due for ever.
+      spdlog::error("workflow_goal_check_failed run_id={} error=\"{}\"", r.id, one.message());
+      XOAL_RETURN_IF_ERROR(txn.Nested([&](store::WriteTxn& t) {
+        XOAL_ASSIGN_OR_RETURN(auto run, t.GetRun(r.project_id, r.id));
+        if (!run) return Status::Ok();
+        run->goal_at.reset();
+        return t.UpdateRun(*run);
+      }));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    spdlog::error("workflow_goal_checks_failed runs={} error=\"{}\"", due.size(), st.message());
+    return false;
+  }
+  return true;
+}
+
 Status WorkflowEngine::State::EndRun(store::WriteTxn& txn, store::WorkflowRun& run,
                                      std::string status, SystemTime now) {
+  run.goal_at.reset();
   run.status = std::move(status);
   run.step.clear();
   run.waiting = false;
@@ -781,16 +876,8 @@ Status WorkflowEngine::State::Advance(store::WriteTxn& txn, const std::string& p
                         txn.FindCustomer(project_id, store::CustomerKey::kUsid, run->usid));
   if (!project || !customer) return EndRun(txn, *run, "exited", now);
   XOAL_ASSIGN_OR_RETURN(auto def, DefinitionFor(txn, run->workflow_id, run->version));
-  if (def->goal && def->goal->condition) {
-    XOAL_ASSIGN_OR_RETURN(bool met, segments::MatchesStoredCustomer(
-                                        txn, *project, *def->goal->condition, *customer, now));
-    if (met) {
-      store::WorkflowRunStep log{
-          0, run->id, run->workflow_id, "goal", ++run->visits, "goal", "converted", "", {}, now};
-      XOAL_RETURN_IF_ERROR(txn.InsertRunStep(log));
-      return EndRun(txn, *run, "converted", now);
-    }
-  }
+  XOAL_ASSIGN_OR_RETURN(bool met, ConditionGoalMet(txn, *project, *def, *customer, *run, now));
+  if (met) return Convert(txn, *run, now);
   RunContext c{txn, *this, *project, *customer, *run, *def, now};
   for (int i = 0; i < options_.max_steps_per_wake; ++i) {
     const Step& step = def->steps.at(run->step);
@@ -861,6 +948,7 @@ bool WorkflowEngine::State::AdvanceDue() {
 void WorkflowEngine::State::Run() {
   while (true) {
     bool busy = AdvanceDue();
+    busy = CheckDueGoals() || busy;
     busy = FireDueDateTimers() || busy;
     busy = ScanOnePage() || busy;
     std::optional<SystemTime> next;
@@ -931,7 +1019,8 @@ void WorkflowEngine::Wake() {
 }
 
 void WorkflowEngine::RunDueForTest() {
-  while (state_->ScanOnePage() || state_->FireDueDateTimers() || state_->AdvanceDue()) {
+  while (state_->ScanOnePage() || state_->FireDueDateTimers() || state_->CheckDueGoals() ||
+         state_->AdvanceDue()) {
   }
 }
 
@@ -1197,6 +1286,7 @@ json::object RunToJson(const store::WorkflowRun& r) {
                       {"step", r.step.empty() ? json::value(nullptr) : json::value(r.step)},
                       {"waiting", r.waiting},
                       {"wake_at", time(r.wake_at)},
+                      {"goal_at", time(r.goal_at)},
                       {"started_at", FormatIsoTime(r.started_at)},
                       {"updated_at", FormatIsoTime(r.updated_at)},
                       {"ended_at", time(r.ended_at)}};

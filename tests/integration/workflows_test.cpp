@@ -486,6 +486,55 @@ TEST_F(WorkflowsTest, AttributeAndSegmentLeftTriggersSplitWaitUntilAttributeHttp
   EXPECT_TRUE(tags.find("\"a\"") != std::string::npos || tags.find("\"b\"") != std::string::npos);
 }
 
+// A condition goal that time alone makes true (renews_at comes within 2 days) converts the run at
+// that instant, while it waits on a longer delay, with no new data.
+TEST_F(WorkflowsTest, ConditionGoalMetByTimeAloneConvertsAtThatMoment) {
+  SetClock("2026-09-01T00:00:00.000Z");
+  std::string ann = CreateCustomer(J(R"({"user_id": "g1", "email": "g1@example.com",
+                                         "renews_at": "2026-09-06T00:00:00Z"})")
+                                       .as_object());
+  std::string id = CreateActive(J(R"({"name": "Goal", "trigger": {"type": "api"},
+      "goal": {"attribute": "renews_at", "op": "within_next", "value": {"days": 2}},
+      "start": "wait", "steps": {
+        "wait": {"type": "delay", "duration": {"days": 10}, "next": "m"},
+        "m": {"type": "send_email", "message": {"subject": "s", "text": "t", "transactional": true}}}})"));
+
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/trigger",
+                                    J(R"({"customers": [{"user_id": "g1"}]})"), key()),
+                        200));
+  ASSERT_TRUE(Settled(id, 1));
+  json::array runs = Runs(id);
+  EXPECT_EQ(Str(runs[0], "goal_at"), "2026-09-04T00:00:00.000Z");
+  EXPECT_EQ(Str(runs[0], "wake_at"), "2026-09-11T00:00:00.000Z");
+  SetClock("2026-09-04T00:00:00.000Z");
+
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[0], "status") == "converted"; }));
+  runs = Runs(id);
+  EXPECT_EQ(Str(runs[0], "ended_at"), "2026-09-04T00:00:00.000Z");
+  EXPECT_TRUE(IsNullMember(runs[0], "goal_at"));
+  SetClock("2026-09-12T00:00:00.000Z");
+  HttpResponse analytics = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+  EXPECT_EQ(JsonAt(analytics.json, "/conversions"), "1");
+  EXPECT_EQ(Emails(), 0u);
+}
+
+// attribute_changed counts a profile created with the attribute as a change (it was added); one
+// created without it starts nothing. Runs start in the write that created the profile.
+TEST_F(WorkflowsTest, AttributeChangedFiresForAProfileCreatedWithTheAttribute) {
+  std::string id = CreateActive(J(R"({"name": "Plan set",
+      "trigger": {"type": "attribute_changed", "attribute": "plan"}, "start": "t",
+      "steps": {"t": {"type": "add_tag", "tag": "has_plan"}}})"));
+
+  std::string with = CreateCustomer(J(R"({"user_id": "c1", "plan": "pro"})").as_object());
+  std::string without = CreateCustomer(J(R"({"user_id": "c2"})").as_object());
+
+  json::array runs = Runs(id);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(Str(runs[0], "usid"), with);
+  PutAttributes(without, {{"plan", "free"}});
+  EXPECT_EQ(Runs(id).size(), 2u);
+}
+
 // The workflow's send_rate_per_minute: sends over it wait for the next minute.
 TEST_F(WorkflowsTest, SendRateLimitDefersSendsToTheNextMinute) {
   std::string id = RateLimited("r");
