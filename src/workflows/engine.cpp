@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -208,6 +209,36 @@ class WorkflowEngine::State {
     std::lock_guard lock(mu_);
     auto it = active_.find(project_id);
     return it == active_.end() ? std::make_shared<ProjectWorkflows>() : it->second;
+  }
+
+  // One page of due rows (`page`, read at `now`) handled in one write, each in a nested
+  // transaction of its own so that one that fails is rolled back alone and then handed, with its
+  // error, to `failed` (nested too). False when nothing was due or the write failed; `what`
+  // names the job in the log.
+  template <typename Row>
+  bool HandleDue(const char* what, SystemTime now,
+                 const std::function<Result<std::vector<Row>>(store::ReadTxn&)>& page,
+                 const std::function<Status(store::WriteTxn&, const Row&)>& handle,
+                 const std::function<Status(store::WriteTxn&, const Row&, const Status&)>& failed) {
+    std::vector<Row> due;
+    Status st = store().Read([&](store::ReadTxn& txn) {
+      XOAL_ASSIGN_OR_RETURN(due, page(txn));
+      return Status::Ok();
+    });
+    if (!st.ok() || due.empty()) return false;
+    st = store().Write([&](store::WriteTxn& txn) {
+      for (const auto& row : due) {
+        Status one = txn.Nested([&](store::WriteTxn& t) { return handle(t, row); });
+        if (one.ok()) continue;
+        XOAL_RETURN_IF_ERROR(txn.Nested([&](store::WriteTxn& t) { return failed(t, row, one); }));
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) {
+      spdlog::error("workflow_{}_failed rows={} error=\"{}\"", what, due.size(), st.message());
+      return false;
+    }
+    return true;
   }
 
   Status ReloadProject(const std::string& project_id);
@@ -539,30 +570,18 @@ Status WorkflowEngine::State::FireDateTimer(store::WriteTxn& txn, const store::D
 
 bool WorkflowEngine::State::FireDueDateTimers() {
   SystemTime now = clock_.SystemNow();
-  std::vector<store::DateTimer> due;
-  Status st = store().Read([&](store::ReadTxn& txn) {
-    XOAL_ASSIGN_OR_RETURN(due, txn.DueDateTimers(now, options_.due_page));
-    return Status::Ok();
-  });
-  if (!st.ok() || due.empty()) return false;
-  st = store().Write([&](store::WriteTxn& txn) {
-    for (const auto& timer : due) {
-      Status one = txn.Nested([&](store::WriteTxn& t) { return FireDateTimer(t, timer, now); });
-      if (one.ok()) continue;
-      // Marked missed so that one broken timer cannot stall the others forever.
-      spdlog::error("workflow_date_trigger_failed workflow_id={} customer_id={} error=\"{}\"",
-                    timer.workflow_id, timer.usid, one.message());
-      store::DateTimer missed = timer;
-      missed.state = "missed";
-      XOAL_RETURN_IF_ERROR(txn.PutDateTimer(missed));
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) {
-    spdlog::error("workflow_date_triggers_failed timers={} error=\"{}\"", due.size(), st.message());
-    return false;
-  }
-  return true;
+  return HandleDue<store::DateTimer>(
+      "date_triggers", now,
+      [&](store::ReadTxn& txn) { return txn.DueDateTimers(now, options_.due_page); },
+      [&](store::WriteTxn& txn, const store::DateTimer& t) { return FireDateTimer(txn, t, now); },
+      [&](store::WriteTxn& txn, const store::DateTimer& t, const Status& error) {
+        // Marked missed so that one broken timer cannot stall the others forever.
+        spdlog::error("workflow_date_trigger_failed workflow_id={} customer_id={} error=\"{}\"",
+                      t.workflow_id, t.usid, error.message());
+        store::DateTimer missed = t;
+        missed.state = "missed";
+        return txn.PutDateTimer(missed);
+      });
 }
 
 bool WorkflowEngine::State::ScanOnePage() {
@@ -656,32 +675,18 @@ Status WorkflowEngine::State::CheckGoal(store::WriteTxn& txn, const store::Workf
 
 bool WorkflowEngine::State::CheckDueGoals() {
   SystemTime now = clock_.SystemNow();
-  std::vector<store::WorkflowRun> due;
-  Status st = store().Read([&](store::ReadTxn& txn) {
-    XOAL_ASSIGN_OR_RETURN(due, txn.DueGoalRuns(now, options_.due_page));
-    return Status::Ok();
-  });
-  if (!st.ok() || due.empty()) return false;
-  st = store().Write([&](store::WriteTxn& txn) {
-    for (const auto& r : due) {
-      Status one = txn.Nested([&](store::WriteTxn& t) { return CheckGoal(t, r, now); });
-      if (one.ok()) continue;
-      // The goal is left unchecked rather than the run stuck due for ever.
-      spdlog::error("workflow_goal_check_failed run_id={} error=\"{}\"", r.id, one.message());
-      XOAL_RETURN_IF_ERROR(txn.Nested([&](store::WriteTxn& t) {
-        XOAL_ASSIGN_OR_RETURN(auto run, t.GetRun(r.project_id, r.id));
+  return HandleDue<store::WorkflowRun>(
+      "goal_checks", now,
+      [&](store::ReadTxn& txn) { return txn.DueGoalRuns(now, options_.due_page); },
+      [&](store::WriteTxn& txn, const store::WorkflowRun& r) { return CheckGoal(txn, r, now); },
+      [&](store::WriteTxn& txn, const store::WorkflowRun& r, const Status& error) -> Status {
+        // The goal is left unchecked rather than the run stuck due for ever.
+        spdlog::error("workflow_goal_check_failed run_id={} error=\"{}\"", r.id, error.message());
+        XOAL_ASSIGN_OR_RETURN(auto run, txn.GetRun(r.project_id, r.id));
         if (!run) return Status::Ok();
         run->goal_at.reset();
-        return t.UpdateRun(*run);
-      }));
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) {
-    spdlog::error("workflow_goal_checks_failed runs={} error=\"{}\"", due.size(), st.message());
-    return false;
-  }
-  return true;
+        return txn.UpdateRun(*run);
+      });
 }
 
 Status WorkflowEngine::State::EndRun(store::WriteTxn& txn, store::WorkflowRun& run,
@@ -897,52 +902,31 @@ Status WorkflowEngine::State::Advance(store::WriteTxn& txn, const std::string& p
 
 bool WorkflowEngine::State::AdvanceDue() {
   SystemTime now = clock_.SystemNow();
-  std::vector<store::WorkflowRun> due;
-  Status st = store().Read([&](store::ReadTxn& txn) {
-    XOAL_ASSIGN_OR_RETURN(due, txn.DueRuns(now, options_.due_page));
-    return Status::Ok();
-  });
-  if (!st.ok() || due.empty()) return false;
   bool sent = false;
-  std::vector<std::pair<std::string, std::string>> failed;
-  st = store().Write([&](store::WriteTxn& txn) {
-    sent = false;
-    failed.clear();
-    for (const auto& r : due) {
-      // Each run on its own: one that fails is rolled back alone and marked failed below.
-      Status one =
-          txn.Nested([&](store::WriteTxn& t) { return Advance(t, r.project_id, r.id, now, sent); });
-      if (!one.ok()) failed.emplace_back(r.id, one.message());
-      if (!one.ok()) {
-        XOAL_RETURN_IF_ERROR(txn.Nested([&](store::WriteTxn& t) {
-          XOAL_ASSIGN_OR_RETURN(auto run, t.GetRun(r.project_id, r.id));
-          if (!run) return Status::Ok();
-          store::WorkflowRunStep log{0,
-                                     run->id,
-                                     run->workflow_id,
-                                     run->step,
-                                     ++run->visits,
-                                     "error",
-                                     "failed",
-                                     "",
-                                     json::object{{"reason", one.message()}},
-                                     now};
-          XOAL_RETURN_IF_ERROR(t.InsertRunStep(log));
-          return EndRun(t, *run, "failed", now);
-        }));
-      }
-    }
-    return Status::Ok();
-  });
-  for (const auto& [id, why] : failed) {
-    spdlog::error("workflow_run_failed run_id={} error=\"{}\"", id, why);
-  }
-  if (!st.ok()) {
-    spdlog::error("workflow_advance_failed runs={} error=\"{}\"", due.size(), st.message());
-    return false;
-  }
+  bool advanced = HandleDue<store::WorkflowRun>(
+      "advance", now, [&](store::ReadTxn& txn) { return txn.DueRuns(now, options_.due_page); },
+      [&](store::WriteTxn& txn, const store::WorkflowRun& r) {
+        return Advance(txn, r.project_id, r.id, now, sent);
+      },
+      [&](store::WriteTxn& txn, const store::WorkflowRun& r, const Status& error) -> Status {
+        spdlog::error("workflow_run_failed run_id={} error=\"{}\"", r.id, error.message());
+        XOAL_ASSIGN_OR_RETURN(auto run, txn.GetRun(r.project_id, r.id));
+        if (!run) return Status::Ok();
+        store::WorkflowRunStep log{0,
+                                   run->id,
+                                   run->workflow_id,
+                                   run->step,
+                                   ++run->visits,
+                                   "error",
+                                   "failed",
+                                   "",
+                                   json::object{{"reason", error.message()}},
+                                   now};
+        XOAL_RETURN_IF_ERROR(txn.InsertRunStep(log));
+        return EndRun(txn, *run, "failed", now);
+      });
   if (sent && outbox_) outbox_->Wake();
-  return true;
+  return advanced;
 }
 
 void WorkflowEngine::State::Run() {
