@@ -83,9 +83,10 @@ std::map<std::string, int> SmtpSink::KeyCounts(bool accepted_only) const {
 
 std::map<std::string, int> SmtpSink::IdempotencyKeyCounts() const { return KeyCounts(false); }
 
-void SmtpSink::SetReplyDelay(std::chrono::milliseconds delay) {
+size_t SmtpSink::SetReplyDelay(std::chrono::milliseconds delay) {
   std::lock_guard lock(mu_);
   reply_delay_ = delay;
+  return messages_.size();
 }
 
 std::map<std::string, int> SmtpSink::AcceptedKeyCounts() const { return KeyCounts(true); }

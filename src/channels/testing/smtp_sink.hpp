@@ -57,7 +57,8 @@ class SmtpSink {
   // client hangs up, as a server that has hung would. They count as not accepted.
   void StallNext(int count);
   // The reply delay of messages recorded from now on (see SmtpSinkOptions::reply_delay).
-  void SetReplyDelay(std::chrono::milliseconds delay);
+  // Returns how many messages were recorded before: the next one is the first to wait so.
+  size_t SetReplyDelay(std::chrono::milliseconds delay);
 
   // Starts the lookup API on another loopback port: GET /messages/{message_id} (the Message-ID
   // without angle brackets, percent-encoded) answers 200 {"message_id": ..., "accepted": n}
