@@ -149,8 +149,9 @@ double DirectPhase(const Clock& clock, const BenchOptions& o) {
   if (failed > 0) Fail(fmt::format("direct: {} sends failed", failed.load()));
   CheckExactlyOnce(sink->smtp, "direct", o.messages);
   double rate = o.messages / Seconds(elapsed);
-  Line("direct   {:>7} messages in {:6.2f} s  {:>7.0f}/s  (SmtpEmailSender, {} threads, no store)\n",
-       o.messages, Seconds(elapsed), rate, o.workers);
+  Line(
+      "direct   {:>7} messages in {:6.2f} s  {:>7.0f}/s  (SmtpEmailSender, {} threads, no store)\n",
+      o.messages, Seconds(elapsed), rate, o.workers);
   return rate;
 }
 
@@ -161,8 +162,12 @@ void Enqueue(store::Store& store, const std::string& project_id, const std::stri
   for (int base = 0; base < n; base += kEnqueueBatch) {
     Check(store.Write([&](store::WriteTxn& txn) {
       for (int i = base; i < std::min(n, base + kEnqueueBatch); ++i) {
-        messaging::EnqueueRequest r{project_id, usid, messaging::Channel::kEmail, content,
-                                    KeyOf(phase, i), /*transactional=*/true};
+        messaging::EnqueueRequest r{project_id,
+                                    usid,
+                                    messaging::Channel::kEmail,
+                                    content,
+                                    KeyOf(phase, i),
+                                    /*transactional=*/true};
         XOAL_ASSIGN_OR_RETURN(auto result, messaging::EnqueueInTxn(txn, r, due));
         if (!result.created) return Status::Internal("key enqueued twice");
       }

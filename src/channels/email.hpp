@@ -33,7 +33,7 @@ struct EmailConfig {
   std::string password;
   std::string ca_file;      // CA bundle to verify the server with; the system store when empty
   std::string helo_domain;  // EHLO argument; the sender address's domain when empty
-  Timeouts timeouts;          // for the SMTP session and for a lookup, each
+  Timeouts timeouts;        // for the SMTP session and for a lookup, each
   // The provider's message-lookup API (Mailgun events, Postmark outbound search, SendGrid
   // activity): a URL template with {message_id} and/or {idempotency_key}, which Lookup() fills in
   // percent-encoded. Empty: the provider offers none, and an interrupted send cannot be checked.

@@ -359,13 +359,14 @@ TEST(EmailLookupTest, ExpandsPlaceholdersPercentEncoded) {
   EXPECT_EQ(ExpandLookupUrl("https://api.example/v1/{message_id}?k={idempotency_key}",
                             "ab12@news.example.com", "wf 1/step?"),
             "https://api.example/v1/ab12%40news.example.com?k=wf%201%2Fstep%3F");
-  EXPECT_EQ(ExpandLookupUrl("http://h/{message_id}/{message_id}", "a+b", ""), "http://h/a%2Bb/a%2Bb");
+  EXPECT_EQ(ExpandLookupUrl("http://h/{message_id}/{message_id}", "a+b", ""),
+            "http://h/a%2Bb/a%2Bb");
 }
 
 TEST(EmailLookupTest, ValidatesUrlTemplateAndHeaders) {
   EXPECT_TRUE(ValidateEmailLookup("https://api.example/messages/{message_id}", {}).ok());
-  EXPECT_TRUE(ValidateEmailLookup("http://h/x?key={idempotency_key}", {{"Authorization", "Basic x"}})
-                  .ok());
+  EXPECT_TRUE(
+      ValidateEmailLookup("http://h/x?key={idempotency_key}", {{"Authorization", "Basic x"}}).ok());
 
   EXPECT_EQ(ValidateEmailLookup("ftp://h/{message_id}", {}).field(), "lookup_url");
   EXPECT_EQ(ValidateEmailLookup("https://h/messages", {}).field(), "lookup_url");
@@ -382,7 +383,8 @@ class EmailLookupFakeTest : public EmailTest {
   void SetUp() override {
     EmailTest::SetUp();
     ASSERT_TRUE(provider_.Start().ok());
-    config_.lookup_url = provider_.base_url() + "/v3/events?message-id={message_id}&k={idempotency_key}";
+    config_.lookup_url =
+        provider_.base_url() + "/v3/events?message-id={message_id}&k={idempotency_key}";
     config_.lookup_headers = {{"Authorization", "Basic YXBpOmtleS0x"}};
   }
 

@@ -178,8 +178,7 @@ Status ValidateLookup(const json::object& body, const json::object* previous, js
 }
 
 Result<json::object> ValidateEmail(const json::object& body, const json::object* previous) {
-  XOAL_RETURN_IF_ERROR(
-      OnlyMembers(body, {"from", "smtp", "lookup_url", "lookup_headers"}, ""));
+  XOAL_RETURN_IF_ERROR(OnlyMembers(body, {"from", "smtp", "lookup_url", "lookup_headers"}, ""));
   XOAL_ASSIGN_OR_RETURN(auto from, StringMember(body, "from", ""));
   if (from.find('@') == std::string::npos || from.find_first_of("\r\n") != std::string::npos) {
     return Status::InvalidArgument("from must be a mailbox such as News <news@example.com>",
@@ -342,7 +341,8 @@ Result<channels::EmailConfig> EmailConfigFrom(const json::object& stored) {
   c.password = Text(s, "password");
   c.lookup_url = Text(stored, "lookup_url");
   if (const json::object* headers = ObjectMember(&stored, "lookup_headers")) {
-    for (const auto& [name, v] : *headers) c.lookup_headers.emplace_back(name, Text(*headers, name));
+    for (const auto& [name, v] : *headers)
+      c.lookup_headers.emplace_back(name, Text(*headers, name));
   }
   return c;
 }

@@ -489,11 +489,12 @@ void Outbox::Deliver(store::OutboxMessage m) {
     r.outcome = channels::Outcome::kTemporaryFailure;
     r.reason = "store_unavailable";
     r.answer.error = "could not read the channel configuration";
-    attempt.in_doubt = m.in_doubt;  // nothing was sent or asked
+    attempt.in_doubt = m.in_doubt;  // nothing was sent or asked: still as unknown as before
   } else if (!config || !channel) {
     r.outcome = channels::Outcome::kPermanentFailure;
     r.reason = "channel_not_configured";
     r.answer.error = "the project has no " + m.channel + " channel configured";
+    attempt.in_doubt = m.in_doubt;
   } else if (m.in_doubt && *channel == Channel::kEmail) {
     attempt = SendInDoubtEmail(m, *config);
   } else {

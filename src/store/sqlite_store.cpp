@@ -357,9 +357,9 @@ constexpr const char* kCustomerColumns =
 
 // The columns ReadOutboxMessage reads, as a literal prefix (the statement cache is keyed by the
 // literal's address, so the full SQL text must be a literal).
-#define XOAL_SELECT_OUTBOX                                                                  \
-  "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "           \
-  "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, " \
+#define XOAL_SELECT_OUTBOX                                                                   \
+  "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "            \
+  "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "  \
   "attempt_started_at, provider_message_id, last_answer, skip_reason, planned_at, in_doubt " \
   "FROM outbox_messages "
 

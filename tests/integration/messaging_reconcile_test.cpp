@@ -122,9 +122,8 @@ TEST_F(MessagingReconcileTest, UndecidedLookupSendsNothingAndBacksOff) {
   };
   AdvanceClock(std::chrono::seconds(wait(after500) + 1));
   json::value after429 = WaitForStatus(id, "queued", 3);
-  ConfigureLookup("http://127.0.0.1:" +
-                       std::to_string(channels::testing::ClosedLoopbackPort()) +
-                       "/messages/{message_id}");
+  ConfigureLookup("http://127.0.0.1:" + std::to_string(channels::testing::ClosedLoopbackPort()) +
+                  "/messages/{message_id}");
   AdvanceClock(std::chrono::seconds(wait(after429) + 1));
   json::value refused = WaitForStatus(id, "queued", 4);
   ConfigureLookup();
@@ -147,8 +146,8 @@ TEST_F(MessagingReconcileTest, UndecidedLookupSendsNothingAndBacksOff) {
   ASSERT_EQ(asked.size(), 2u);
   for (const auto& q : asked) {
     EXPECT_EQ(q.method, "GET");
-    EXPECT_EQ(q.target, "/v1/messages/" + Sha256Hex(kKey).substr(0, 32) +
-                            "%40example.com?key=receipt-77");
+    EXPECT_EQ(q.target,
+              "/v1/messages/" + Sha256Hex(kKey).substr(0, 32) + "%40example.com?key=receipt-77");
     EXPECT_EQ(q.Header("Authorization"), "Bearer lookup-key-42");
     EXPECT_EQ(q.Header("Accept"), "application/json");
   }

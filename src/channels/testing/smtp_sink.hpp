@@ -92,11 +92,11 @@ class SmtpSink {
   const SmtpSinkOptions options_;
   LoopbackServer server_;
   mutable std::mutex mu_;
-  int fail_count_ = 0;                  // guarded by mu_
-  int fail_code_ = 0;                   // guarded by mu_
-  int stall_count_ = 0;                 // guarded by mu_
+  int fail_count_ = 0;                                           // guarded by mu_
+  int fail_code_ = 0;                                            // guarded by mu_
+  int stall_count_ = 0;                                          // guarded by mu_
   std::chrono::milliseconds reply_delay_{options_.reply_delay};  // guarded by mu_
-  std::vector<SmtpReceived> messages_;  // guarded by mu_
+  std::vector<SmtpReceived> messages_;                           // guarded by mu_
   // Accepted messages by Message-ID (without angle brackets), for the lookup API.
   std::map<std::string, int> accepted_by_message_id_;  // guarded by mu_
   HttpFake lookup_;
