@@ -28,6 +28,7 @@
 #include "messaging/channel_config.hpp"
 #include "messaging/outbox.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/bench_report.hpp"
 
 namespace xoal::bench {
 namespace {
@@ -44,28 +45,10 @@ struct BenchOptions {
   bool keep = false;
 };
 
-// Prints a figure line at once (stdout is block-buffered when redirected to a file).
-template <typename... Args>
-void Line(fmt::format_string<Args...> format, Args&&... args) {
-  fmt::print(format, std::forward<Args>(args)...);
-  std::fflush(stdout);
-}
-
-double Seconds(steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
 long PeakRssMb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024;
-}
-
-[[noreturn]] void Fail(const std::string& what) {
-  fmt::print(stderr, "broadcasts_bench: FAILED: {}\n", what);
-  std::exit(1);
-}
-
-void Check(const Status& st, std::string_view what) {
-  if (!st.ok()) Fail(fmt::format("{}: {}", what, st.message()));
 }
 
 // N customers with an email, a first name and one of three timezones, all in segment seg_bench.

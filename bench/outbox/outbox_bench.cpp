@@ -30,6 +30,7 @@
 #include "messaging/channel_config.hpp"
 #include "messaging/outbox.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/bench_report.hpp"
 
 namespace xoal::bench {
 namespace {
@@ -45,24 +46,6 @@ struct BenchOptions {
   double timeout_s = 600;
   bool keep = false;
 };
-
-// Prints a figure line at once (stdout is block-buffered when redirected to a file).
-template <typename... Args>
-void Line(fmt::format_string<Args...> format, Args&&... args) {
-  fmt::print(format, std::forward<Args>(args)...);
-  std::fflush(stdout);
-}
-
-double Seconds(steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-[[noreturn]] void Fail(const std::string& what) {
-  fmt::print(stderr, "outbox_bench: FAILED: {}\n", what);
-  std::exit(1);
-}
-
-void Check(const Status& st, std::string_view what) {
-  if (!st.ok()) Fail(fmt::format("{}: {}", what, st.message()));
-}
 
 std::string KeyOf(std::string_view phase, int i) { return fmt::format("{}-{}", phase, i); }
 
@@ -108,8 +91,10 @@ void CheckExactlyOnce(const channels::testing::SmtpSink& sink, std::string_view 
   }
 }
 
+// A loopback sink and the email channel pointing at it, stored and typed.
 struct Sink {
   channels::testing::SmtpSink smtp;
+  json::object stored;
   channels::EmailConfig config;
 };
 
@@ -124,6 +109,7 @@ std::unique_ptr<Sink> StartSink() {
   if (!stored.ok()) Fail("config: " + stored.status().message());
   auto config = messaging::EmailConfigFrom(*stored);
   if (!config.ok()) Fail("config: " + config.status().message());
+  sink->stored = *stored;
   sink->config = *config;
   return sink;
 }
@@ -182,13 +168,8 @@ void Enqueue(store::Store& store, const std::string& project_id, const std::stri
 double OutboxPhase(store::Store& store, const Clock& clock, const std::string& project_id,
                    const std::string& usid, std::string_view phase, const BenchOptions& o) {
   auto sink = StartSink();
-  json::object email{{"from", "Shop <shop@example.com>"},
-                     {"smtp", json::object{{"host", "127.0.0.1"},
-                                           {"port", static_cast<int64_t>(sink->smtp.port())},
-                                           {"tls", "none"}}}};
-  auto stored = messaging::ValidateChannelConfig(messaging::Channel::kEmail, email, std::nullopt);
   Check(store.Write([&](store::WriteTxn& txn) {
-    return txn.PutChannelConfig(project_id, "email", *stored, clock.SystemNow());
+    return txn.PutChannelConfig(project_id, "email", sink->stored, clock.SystemNow());
   }),
         "channel");
   Enqueue(store, project_id, usid, phase, o.messages, clock.SystemNow());
