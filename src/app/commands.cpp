@@ -186,7 +186,13 @@ int RunServe(const ServeOptions& options) {
   sigset_t stop_signals = BlockStopSignals();
 
   SystemClock system_clock;
-  FakeClock test_clock(system_clock.SystemNow());
+  std::optional<SystemTime> clock_start = system_clock.SystemNow();
+  if (!options.test_clock_start.empty()) clock_start = ParseIsoTime(options.test_clock_start);
+  if (!clock_start) {
+    spdlog::error("serve_refused reason=\"--test-clock-start is not an ISO-8601 time\"");
+    return 1;
+  }
+  FakeClock test_clock(*clock_start);
   const Clock& clock = options.test_clock ? static_cast<const Clock&>(test_clock) : system_clock;
   Metrics metrics;
   auto store = OpenStore(options.data_dir, &metrics);

@@ -15,6 +15,9 @@ struct ServeOptions {
   // Test-only: run on a clock that moves only through POST /_test/clock, so tests of
   // time-based behaviour (segment windows, delays) need no sleeps.
   bool test_clock = false;
+  // Test-only, with test_clock: the clock's first reading (ISO-8601) instead of the real now, so
+  // a test that restarts the server resumes at the time it had set.
+  std::string test_clock_start;
 };
 
 // Runs the server until SIGTERM or SIGINT, then stops cleanly and returns 0. On an empty data

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--io-threads", serve.io_threads, "socket threads; 0 is one per core");
   serve_cmd->add_flag("--test-clock", serve.test_clock,
                       "tests only: time moves only through POST /_test/clock");
+  serve_cmd->add_option("--test-clock-start", serve.test_clock_start,
+                        "tests only: the test clock's first reading (ISO-8601)");
 
   auto* project_cmd = app.add_subcommand("project", "manage projects");
   project_cmd->require_subcommand(1);

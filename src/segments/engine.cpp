@@ -365,9 +365,10 @@ class SegmentEngine::State {
     }
     XOAL_RETURN_IF_ERROR(Apply(txn, changes, out));
     if (!observer_) return Status::Ok();
-    AppliedWrite applied{changes.project_id, now, changes.events, {}, out, {}};
+    AppliedWrite applied{changes.project_id, now, changes.events, {}, {}, out, {}};
     for (const auto& [usid, dirty] : changes.customers) {
       applied.customers.insert(usid);
+      if (dirty.all) applied.whole.insert(usid);
       if (!dirty.all && !dirty.attributes.empty()) applied.attributes[usid] = dirty.attributes;
     }
     for (const auto& m : out) applied.customers.insert(m.usid);

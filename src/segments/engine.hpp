@@ -49,6 +49,8 @@ struct AppliedWrite {
   const std::vector<store::Event>& events;  // inserted, in order
   // usid -> names of the attributes the write changed (customers updated, not created).
   std::map<std::string, std::set<std::string>> attributes;
+  // Customers created or merged into (or rewritten without a diff): any attribute may be new.
+  std::set<std::string> whole;
   const std::vector<MembershipChange>& memberships;  // entries and exits recorded
   std::set<std::string> customers;                   // every customer the write touched
 };

@@ -246,6 +246,20 @@ class TrackingTxn final : public store::WriteTxn {
     return inner_.DueRuns(now, limit);
   }
   Result<std::optional<SystemTime>> NextRunWake() override { return inner_.NextRunWake(); }
+  Result<std::optional<store::DateTimer>> GetDateTimer(std::string_view w,
+                                                       std::string_view usid) override {
+    return inner_.GetDateTimer(w, usid);
+  }
+  Result<std::vector<store::DateTimer>> DueDateTimers(SystemTime now, int limit) override {
+    return inner_.DueDateTimers(now, limit);
+  }
+  Result<std::optional<SystemTime>> NextDateTimer() override { return inner_.NextDateTimer(); }
+  Result<std::vector<store::WorkflowScan>> ListWorkflowScans() override {
+    return inner_.ListWorkflowScans();
+  }
+  Result<int> GetWorkflowSendCount(std::string_view w, int64_t window) override {
+    return inner_.GetWorkflowSendCount(w, window);
+  }
   Result<std::vector<store::WorkflowRunStep>> ListRunSteps(std::string_view run_id,
                                                            store::PageRequest page) override {
     return inner_.ListRunSteps(run_id, page);
@@ -346,6 +360,21 @@ class TrackingTxn final : public store::WriteTxn {
     return inner_.SetRunsStatus(w, from, to, at);
   }
   Status InsertRunStep(store::WorkflowRunStep& r) override { return inner_.InsertRunStep(r); }
+  Status PutDateTimer(const store::DateTimer& t) override { return inner_.PutDateTimer(t); }
+  Status DeleteDateTimers(std::string_view w, std::optional<std::string_view> usid) override {
+    return inner_.DeleteDateTimers(w, usid);
+  }
+  Status SetDateTimersState(std::string_view w, std::string_view from,
+                            std::string_view to) override {
+    return inner_.SetDateTimersState(w, from, to);
+  }
+  Status PutWorkflowScan(const store::WorkflowScan& s) override {
+    return inner_.PutWorkflowScan(s);
+  }
+  Status DeleteWorkflowScan(std::string_view w) override { return inner_.DeleteWorkflowScan(w); }
+  Status PutWorkflowSendCount(std::string_view w, int64_t window, int count) override {
+    return inner_.PutWorkflowSendCount(w, window, count);
+  }
   Status PutTriggerAnswer(std::string_view p, std::string_view w, std::string_view key,
                           const json::object& answer, SystemTime at) override {
     return inner_.PutTriggerAnswer(p, w, key, answer, at);

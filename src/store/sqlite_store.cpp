@@ -178,7 +178,22 @@ UPDATE projects SET settings = json_set(settings, '$.link_secret', lower(hex(ran
 CREATE TABLE deleted_event_ids(
   project_id TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(project_id, id)) WITHOUT ROWID;
 )sql",
-    // Version 10: messages whose last attempt a crash interrupted ("in doubt"), so the outbox can
+    // Version 10: date_attribute triggers. One timer per (workflow, customer) with the moment the
+    // customer's run starts, found through a partial index of the pending ones; the customer
+    // scans that fill them in after an activation, resumable across restarts; and each
+    // workflow's sends in the current minute (send_rate_per_minute), kept with the sends.
+    R"sql(
+CREATE TABLE workflow_date_timers(
+  workflow_id TEXT NOT NULL, usid TEXT NOT NULL, project_id TEXT NOT NULL,
+  fire_at INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY(workflow_id, usid)) WITHOUT ROWID;
+CREATE INDEX date_timers_due ON workflow_date_timers(fire_at) WHERE state = 'pending';
+CREATE TABLE workflow_scans(
+  workflow_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, after_seq INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE workflow_send_counts(
+  workflow_id TEXT PRIMARY KEY, minute INTEGER NOT NULL, sent INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
+    // Version 11: messages whose last attempt a crash interrupted ("in doubt"), so the outbox can
     // ask the provider before sending them again. Messages an older version already re-queued
     // after a crash are in doubt too.
     R"sql(
@@ -371,6 +386,13 @@ constexpr const char* kCustomerColumns =
 #define XOAL_SELECT_WORKFLOW                                                               \
   "SELECT seq, project_id, id, name, status, version, definition, created_at, updated_at " \
   "FROM workflows "
+#define XOAL_SELECT_DATE_TIMER \
+  "SELECT project_id, workflow_id, usid, fire_at, state FROM workflow_date_timers "
+
+DateTimer ReadDateTimer(Stmt& s) {
+  return DateTimer{s.Text(0), s.Text(1), s.Text(2), s.Time(3), s.Text(4)};
+}
+
 #define XOAL_SELECT_RUN                                                                      \
   "SELECT seq, project_id, id, workflow_id, version, usid, run_key, status, step, waiting, " \
   "visits, wake_at, wait_event, context, started_at, updated_at, ended_at FROM workflow_runs "
@@ -941,6 +963,12 @@ class SqliteReads : public Base {
       s.Bind(1, workflow_id);
       while (s.Step() == SQLITE_ROW) out.runs_by_status[s.Text(0)] = s.Int(1);
     }
+    {
+      auto s = c_.Prepare(
+          "SELECT state, COUNT(*) FROM workflow_date_timers WHERE workflow_id = ? GROUP BY state");
+      s.Bind(1, workflow_id);
+      while (s.Step() == SQLITE_ROW) out.date_timers[s.Text(0)] = s.Int(1);
+    }
     auto s = c_.Prepare(
         "SELECT step, outcome, channel, COUNT(*) FROM workflow_run_steps WHERE workflow_id = ? "
         "GROUP BY step, outcome, channel");
@@ -950,6 +978,44 @@ class SqliteReads : public Base {
       if (s.Text(1) == "sent") out.sent[s.Text(0)][s.Text(2)] += s.Int(3);
     }
     return out;
+  }
+
+  Result<std::optional<DateTimer>> GetDateTimer(std::string_view workflow_id,
+                                                std::string_view usid) override {
+    auto s = c_.Prepare(XOAL_SELECT_DATE_TIMER "WHERE workflow_id = ? AND usid = ?");
+    s.Bind(1, workflow_id).Bind(2, usid);
+    if (s.Step() != SQLITE_ROW) return std::optional<DateTimer>();
+    return std::optional<DateTimer>(ReadDateTimer(s));
+  }
+
+  Result<std::vector<DateTimer>> DueDateTimers(SystemTime now, int limit) override {
+    auto s = c_.Prepare(XOAL_SELECT_DATE_TIMER
+                        "WHERE state = 'pending' AND fire_at <= ? ORDER BY fire_at LIMIT ?");
+    s.Bind(1, now).Bind(2, static_cast<int64_t>(limit));
+    std::vector<DateTimer> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(ReadDateTimer(s));
+    return out;
+  }
+
+  Result<std::optional<SystemTime>> NextDateTimer() override {
+    auto s = c_.Prepare("SELECT MIN(fire_at) FROM workflow_date_timers WHERE state = 'pending'");
+    if (s.Step() != SQLITE_ROW || s.IsNull(0)) return std::optional<SystemTime>();
+    return std::optional<SystemTime>(s.Time(0));
+  }
+
+  Result<std::vector<WorkflowScan>> ListWorkflowScans() override {
+    auto s = c_.Prepare("SELECT project_id, workflow_id, after_seq FROM workflow_scans");
+    std::vector<WorkflowScan> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(WorkflowScan{s.Text(0), s.Text(1), s.Int(2)});
+    return out;
+  }
+
+  Result<int> GetWorkflowSendCount(std::string_view workflow_id, int64_t window) override {
+    auto s =
+        c_.Prepare("SELECT sent FROM workflow_send_counts WHERE workflow_id = ? AND minute = ?");
+    s.Bind(1, workflow_id).Bind(2, window);
+    if (s.Step() != SQLITE_ROW) return 0;
+    return static_cast<int>(s.Int(0));
   }
 
   Result<std::optional<json::object>> GetTriggerAnswer(std::string_view project_id,
@@ -1545,6 +1611,9 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
         "DELETE FROM workflow_runs WHERE project_id = ?1 AND workflow_id = ?2",
         "DELETE FROM workflow_versions WHERE workflow_id = ?2",
         "DELETE FROM workflow_trigger_keys WHERE project_id = ?1 AND workflow_id = ?2",
+        "DELETE FROM workflow_date_timers WHERE project_id = ?1 AND workflow_id = ?2",
+        "DELETE FROM workflow_scans WHERE project_id = ?1 AND workflow_id = ?2",
+        "DELETE FROM workflow_send_counts WHERE workflow_id = ?2",
     };
     for (const char* sql : kDeletes) {
       auto s = c_.Prepare(sql);
@@ -1615,6 +1684,53 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     XOAL_RETURN_IF_ERROR(s.Exec("insert run step"));
     r.seq = sqlite3_last_insert_rowid(c_.db());
     return Status::Ok();
+  }
+
+  Status PutDateTimer(const DateTimer& t) override {
+    auto s = c_.Prepare(
+        "INSERT OR REPLACE INTO workflow_date_timers(workflow_id, usid, project_id, fire_at, "
+        "state) "
+        "VALUES (?,?,?,?,?)");
+    s.Bind(1, t.workflow_id).Bind(2, t.usid).Bind(3, t.project_id).Bind(4, t.fire_at);
+    s.Bind(5, t.state);
+    return s.Exec("put date timer");
+  }
+
+  Status DeleteDateTimers(std::string_view workflow_id,
+                          std::optional<std::string_view> usid) override {
+    auto s = c_.Prepare(
+        "DELETE FROM workflow_date_timers WHERE workflow_id = ?1 AND (?2 IS NULL OR usid = ?2)");
+    s.Bind(1, workflow_id);
+    if (usid) s.Bind(2, *usid);
+    return s.Exec("delete date timers");
+  }
+
+  Status SetDateTimersState(std::string_view workflow_id, std::string_view from,
+                            std::string_view to) override {
+    auto s = c_.Prepare(
+        "UPDATE workflow_date_timers SET state = ?3 WHERE workflow_id = ?1 AND state = ?2");
+    s.Bind(1, workflow_id).Bind(2, from).Bind(3, to);
+    return s.Exec("set date timers state");
+  }
+
+  Status PutWorkflowScan(const WorkflowScan& scan) override {
+    auto s = c_.Prepare(
+        "INSERT OR REPLACE INTO workflow_scans(workflow_id, project_id, after_seq) VALUES (?,?,?)");
+    s.Bind(1, scan.workflow_id).Bind(2, scan.project_id).Bind(3, scan.after_seq);
+    return s.Exec("put workflow scan");
+  }
+
+  Status DeleteWorkflowScan(std::string_view workflow_id) override {
+    auto s = c_.Prepare("DELETE FROM workflow_scans WHERE workflow_id = ?");
+    s.Bind(1, workflow_id);
+    return s.Exec("delete workflow scan");
+  }
+
+  Status PutWorkflowSendCount(std::string_view workflow_id, int64_t window, int count) override {
+    auto s = c_.Prepare(
+        "INSERT OR REPLACE INTO workflow_send_counts(workflow_id, minute, sent) VALUES (?,?,?)");
+    s.Bind(1, workflow_id).Bind(2, window).Bind(3, static_cast<int64_t>(count));
+    return s.Exec("put workflow send count");
   }
 
   Status PutTriggerAnswer(std::string_view project_id, std::string_view workflow_id,

@@ -276,6 +276,25 @@ struct WorkflowRunStep {
   SystemTime at;
 };
 
+// When a `date_attribute` trigger starts one customer's run of one workflow: the customer's date
+// attribute moved by the trigger's offset (docs/workflows.md "Date triggers"). One row per
+// (workflow, customer); the state keeps a moment that fired (or was missed) from firing again.
+struct DateTimer {
+  std::string project_id;
+  std::string workflow_id;
+  std::string usid;
+  SystemTime fire_at;
+  std::string state;  // pending (due at fire_at), fired, missed (passed while not active), paused
+};
+
+// A background pass over a project's customers that a workflow still needs (a date_attribute
+// trigger's timers after activation): customers with seq greater than `after_seq` are left.
+struct WorkflowScan {
+  std::string project_id;
+  std::string workflow_id;
+  int64_t after_seq = 0;
+};
+
 struct WorkflowRunFilter {
   std::optional<std::string> workflow_id;
   std::optional<std::string> usid;
@@ -289,6 +308,8 @@ struct WorkflowStats {
   std::map<std::string, std::map<std::string, int64_t>> steps;
   // step -> channel -> messages enqueued
   std::map<std::string, std::map<std::string, int64_t>> sent;
+  // date_attribute triggers: timers by state (pending, fired, missed, paused)
+  std::map<std::string, int64_t> date_timers;
 };
 
 struct OutboxFilter {
@@ -450,6 +471,17 @@ class ReadTxn {
   virtual Result<std::vector<WorkflowRun>> DueRuns(SystemTime now, int limit) = 0;
   // The earliest wake_at of any active run.
   virtual Result<std::optional<SystemTime>> NextRunWake() = 0;
+  // The date trigger timer of one customer in one workflow, or nullopt.
+  virtual Result<std::optional<DateTimer>> GetDateTimer(std::string_view workflow_id,
+                                                        std::string_view usid) = 0;
+  // Pending date timers of every project with fire_at at or before `now`, earliest first.
+  virtual Result<std::vector<DateTimer>> DueDateTimers(SystemTime now, int limit) = 0;
+  // The earliest fire_at of any pending date timer.
+  virtual Result<std::optional<SystemTime>> NextDateTimer() = 0;
+  // Every workflow scan not finished yet.
+  virtual Result<std::vector<WorkflowScan>> ListWorkflowScans() = 0;
+  // How many messages the workflow sent in the send-rate window numbered `window`.
+  virtual Result<int> GetWorkflowSendCount(std::string_view workflow_id, int64_t window) = 0;
   // A run's log, oldest first, entries with seq greater than `after_seq`.
   virtual Result<std::vector<WorkflowRunStep>> ListRunSteps(std::string_view run_id,
                                                             PageRequest page) = 0;
@@ -567,6 +599,20 @@ class WriteTxn : public ReadTxn {
   virtual Status SetRunsStatus(std::string_view workflow_id, std::string_view from,
                                std::string_view to, SystemTime at) = 0;
   virtual Status InsertRunStep(WorkflowRunStep& step) = 0;
+  // Inserts the timer or replaces the one of its (workflow, customer).
+  virtual Status PutDateTimer(const DateTimer& timer) = 0;
+  // Deletes one customer's timer (`usid` given) or every timer of the workflow; absent is fine.
+  virtual Status DeleteDateTimers(std::string_view workflow_id,
+                                  std::optional<std::string_view> usid) = 0;
+  // Moves every timer of the workflow in state `from` to state `to` (pause).
+  virtual Status SetDateTimersState(std::string_view workflow_id, std::string_view from,
+                                    std::string_view to) = 0;
+  // Inserts the scan or replaces the one of its workflow.
+  virtual Status PutWorkflowScan(const WorkflowScan& scan) = 0;
+  // Absent is fine.
+  virtual Status DeleteWorkflowScan(std::string_view workflow_id) = 0;
+  // Records `count` sends of the workflow in window `window` (older windows are forgotten).
+  virtual Status PutWorkflowSendCount(std::string_view workflow_id, int64_t window, int count) = 0;
   // kAlreadyExists when the key already has an answer.
   virtual Status PutTriggerAnswer(std::string_view project_id, std::string_view workflow_id,
                                   std::string_view key, const json::object& answer,

@@ -69,9 +69,33 @@ Result<std::chrono::minutes> ParseTimeOfDay(const json::value& v, const std::str
   if (!v.is_string() ||
       std::sscanf(std::string(v.get_string()).c_str(), "%d:%d%c", &h, &m, &tail) != 2 || h < 0 ||
       h > 23 || m < 0 || m > 59) {
-    return Status::InvalidArgument("time_of_day must be \"HH:MM\" (00:00 to 23:59)", path);
+    return Status::InvalidArgument("a local time must be \"HH:MM\" (00:00 to 23:59)", path);
   }
   return std::chrono::minutes(h * 60 + m);
+}
+
+// An offset from a date attribute. "3 days before" is written with negative numbers
+// ({"days": -3}); every part must have the same sign.
+Status ParseSignedOffset(const json::value& value, const std::string& path, Span& span,
+                         bool& negative) {
+  json::value v = value;
+  negative = false;
+  bool positive = false;
+  if (v.is_object()) {
+    for (auto& [k, n] : v.as_object()) {
+      if (n.is_int64() && n.get_int64() < 0) {
+        negative = true;
+        n = -n.get_int64();
+      } else if (n.is_int64() && n.get_int64() > 0) {
+        positive = true;
+      }
+    }
+  }
+  if (negative && positive) {
+    return Status::InvalidArgument("every part of an offset must have the same sign", path);
+  }
+  XOAL_ASSIGN_OR_RETURN(span, ParseSpan(v, path));
+  return Status::Ok();
 }
 
 Result<Trigger> ParseTrigger(const json::object& body) {
@@ -99,7 +123,15 @@ Result<Trigger> ParseTrigger(const json::object& body) {
     if (!c.ok()) return c.status().WithFieldPrefix("trigger.");
     out.create_customers = c->value_or(false);
   } else if (type == "date_attribute") {
-    return Status::InvalidArgument("date_attribute triggers are not supported yet", "trigger.type");
+    out.type = TriggerType::kDateAttribute;
+    XOAL_ASSIGN_OR_RETURN(out.attribute, RequiredString(*t, "attribute", path));
+    if (auto off = t->find("offset"); off != t->end()) {
+      XOAL_RETURN_IF_ERROR(
+          ParseSignedOffset(off->value(), "trigger.offset", out.offset, out.offset_negative));
+    }
+    if (auto at = t->find("at"); at != t->end()) {
+      XOAL_ASSIGN_OR_RETURN(out.at, ParseTimeOfDay(at->value(), "trigger.at"));
+    }
   } else {
     return Status::InvalidArgument(
         "type must be event, segment_entered, segment_left, attribute_changed, api or "
@@ -192,17 +224,8 @@ Status ParseStepBody(const json::object& o, const std::string& path, Step& s) {
     } else if (o.contains("attribute")) {
       XOAL_ASSIGN_OR_RETURN(s.attribute, RequiredString(o, "attribute", path));
       if (auto off = o.find("offset"); off != o.end()) {
-        json::value v = off->value();
-        if (v.is_object()) {
-          // A negative offset ("3 days before") is written with negative numbers.
-          for (auto& [k, n] : v.as_object()) {
-            if (n.is_int64() && n.get_int64() < 0) {
-              s.offset_negative = true;
-              n = -n.get_int64();
-            }
-          }
-        }
-        XOAL_ASSIGN_OR_RETURN(s.offset, ParseSpan(v, path + ".offset"));
+        XOAL_RETURN_IF_ERROR(
+            ParseSignedOffset(off->value(), path + ".offset", s.offset, s.offset_negative));
       }
     } else {
       return Status::InvalidArgument("wait_until needs time_of_day or attribute",

@@ -45,6 +45,11 @@ struct Trigger {
   std::string segment_id;                    // kSegmentEntered, kSegmentLeft
   std::string attribute;                     // kAttributeChanged, kDateAttribute
   bool create_customers = false;             // kApi: unknown user_id/email get a profile
+  // kDateAttribute: the run starts at the attribute's time moved by the offset (backwards when
+  // negative), or, with `at`, at that local time on the day the moved time falls on.
+  Span offset;
+  bool offset_negative = false;
+  std::optional<std::chrono::minutes> at;
 };
 
 enum class ReEntry { kNever, kAlways, kAfter };

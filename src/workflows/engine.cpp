@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include "common/crypto.hpp"
 #include "common/time_format.hpp"
@@ -17,6 +18,10 @@ namespace {
 constexpr size_t kMaxNameLength = 200;
 constexpr size_t kMaxTriggerCustomers = 1000;
 constexpr std::chrono::minutes kRateWindow{1};
+// Customers read per write by a date trigger's scan after an activation.
+constexpr int kScanPage = 500;
+// A scan logs its progress at info every this many customers.
+constexpr int64_t kScanLogEvery = 10000;
 
 // A workflow as the trigger matching sees it: the row and its current definition.
 struct Active {
@@ -83,6 +88,43 @@ SystemTime NextTimeOfDay(SystemTime now, std::chrono::minutes time_of_day,
   return now + std::chrono::hours(24);  // unreachable: one of three days is after now
 }
 
+// When a date_attribute trigger starts the customer's run: the attribute's time moved by the
+// offset, or with `at` that local time on the local day the moved time falls on. A date without a
+// time ("2026-12-24") is that calendar day in the customer's zone, not midnight UTC, so "09:00 on
+// the day" is the 24th everywhere. nullopt when the attribute is missing or not a time.
+std::optional<SystemTime> DateTriggerMoment(const Trigger& t, const store::Customer& customer,
+                                            const date::time_zone* zone) {
+  json::value v = segments::CustomerAttribute(customer, t.attribute);
+  std::optional<SystemTime> base;
+  if (v.is_string() && v.get_string().size() == 10) {
+    std::istringstream in{std::string(v.get_string())};
+    date::local_days day;
+    in >> date::parse("%F", day);
+    if (!in.fail()) base = zone->to_sys(day, date::choose::earliest);
+  }
+  if (!base) base = ParseJsonTime(v);
+  if (!base) return std::nullopt;
+  SystemTime moved = AddSpan(*base, t.offset, zone, t.offset_negative);
+  if (!t.at) return moved;
+  auto local_day = date::floor<date::days>(
+      zone->to_local(std::chrono::time_point_cast<std::chrono::milliseconds>(moved)));
+  return SystemTime(zone->to_sys(local_day + *t.at, date::choose::earliest).time_since_epoch());
+}
+
+// The workflow's send_rate_per_minute, counted in the store in the same write as the send, so
+// a crash or restart keeps the minute's count. nullopt: the send may go now (and is counted);
+// else the start of the next minute, when it may.
+Result<std::optional<SystemTime>> TakeSendSlot(store::WriteTxn& txn, const std::string& workflow_id,
+                                               int limit, SystemTime now) {
+  if (limit <= 0) return std::optional<SystemTime>();
+  const int64_t minute_ms = std::chrono::milliseconds(kRateWindow).count();
+  int64_t window = ToEpochMillis(now) / minute_ms;
+  XOAL_ASSIGN_OR_RETURN(int count, txn.GetWorkflowSendCount(workflow_id, window));
+  if (count >= limit) return std::optional<SystemTime>(FromEpochMillis((window + 1) * minute_ms));
+  XOAL_RETURN_IF_ERROR(txn.PutWorkflowSendCount(workflow_id, window, count + 1));
+  return std::optional<SystemTime>();
+}
+
 std::optional<std::string> KeyOf(const store::Event& e, const std::optional<std::string>& key) {
   if (!key) return std::nullopt;
   const json::value* v = e.properties.if_contains(*key);
@@ -116,6 +158,13 @@ Status ValidateName(const json::object& body) {
   return Status::Ok();
 }
 
+// Whether a saved definition has a date_attribute trigger (before it is parsed).
+bool HasDateTrigger(const json::object& definition) {
+  const json::value* t = definition.if_contains("trigger");
+  const json::value* type = t && t->is_object() ? t->get_object().if_contains("type") : nullptr;
+  return type && type->is_string() && type->get_string() == "date_attribute";
+}
+
 // The body without the members that are not part of the definition.
 json::object DefinitionOf(const json::object& body) {
   json::object d = body;
@@ -146,10 +195,10 @@ class WorkflowEngine::State {
   std::map<std::string, std::shared_ptr<const ProjectWorkflows>> active_;  // guarded by mu_
   // Parsed definitions by (workflow id, version); versions never change once runs exist.
   std::map<std::pair<std::string, int>, std::shared_ptr<const Definition>> defs_;  // mu_
-  // Sends per workflow in the current minute, for send_rate_per_minute.
-  std::map<std::string, std::pair<int64_t, int>> rate_;  // guarded by mu_
-  bool stopping_ = false;                                // guarded by mu_
-  bool woken_ = false;                                   // guarded by mu_
+  // Customers each running date-trigger scan has read since this process started (progress logs).
+  std::map<std::string, int64_t> scanned_;  // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  bool woken_ = false;                      // guarded by mu_
   std::condition_variable cv_;
   std::thread thread_;
 
@@ -165,8 +214,11 @@ class WorkflowEngine::State {
   Result<std::shared_ptr<const Definition>> DefinitionFor(store::ReadTxn& txn,
                                                           const std::string& workflow_id,
                                                           int version);
-  bool TakeSendSlot(const std::string& workflow_id, int limit, SystemTime now,
-                    SystemTime& retry_at);
+  // The workflow as the transaction sees it, when it is active with a date_attribute trigger
+  // (not the snapshot, which is reloaded only after a status change commits).
+  Result<std::optional<Active>> ActiveDateWorkflow(store::ReadTxn& txn,
+                                                   const std::string& project_id,
+                                                   const std::string& workflow_id);
 
   // Entry of one customer into a workflow; the run id, or the reason it was skipped.
   struct Entered {
@@ -180,6 +232,21 @@ class WorkflowEngine::State {
                         const segments::AppliedWrite& applied);
   Status UpdateOpenRuns(store::WriteTxn& txn, const store::Project& project,
                         const std::string& usid, const segments::AppliedWrite& applied);
+
+  // Date triggers (docs/workflows.md "Date triggers").
+  // Sets the customer's timer of a date_attribute workflow from the customer's current data: a
+  // new moment in the future is pending, one already past is missed, a moment that already fired
+  // stays fired, and no moment (no such attribute) removes the timer.
+  Status ScheduleDateTimer(store::WriteTxn& txn, const store::Project& project, const Active& wf,
+                           const store::Customer& customer, SystemTime now);
+  // The timers of the customers whose date attribute (or time zone) the write changed.
+  Status RescheduleDateTimers(store::WriteTxn& txn, const store::Project& project,
+                              const segments::AppliedWrite& applied);
+  // Starts the runs of one page of due timers; false when none was due.
+  bool FireDueDateTimers();
+  Status FireDateTimer(store::WriteTxn& txn, const store::DateTimer& timer, SystemTime now);
+  // One page of the oldest unfinished scan; false when there is none.
+  bool ScanOnePage();
 
   Status EndRun(store::WriteTxn& txn, store::WorkflowRun& run, std::string status, SystemTime now);
   Status Advance(store::WriteTxn& txn, const std::string& project_id, const std::string& run_id,
@@ -231,22 +298,13 @@ Result<std::shared_ptr<const Definition>> WorkflowEngine::State::DefinitionFor(
   return shared;
 }
 
-bool WorkflowEngine::State::TakeSendSlot(const std::string& workflow_id, int limit, SystemTime now,
-                                         SystemTime& retry_at) {
-  if (limit <= 0) return true;
-  int64_t window = ToEpochMillis(now) / std::chrono::milliseconds(kRateWindow).count();
-  std::lock_guard lock(mu_);
-  auto& [current, count] = rate_[workflow_id];
-  if (current != window) {
-    current = window;
-    count = 0;
-  }
-  if (count >= limit) {
-    retry_at = FromEpochMillis((window + 1) * std::chrono::milliseconds(kRateWindow).count());
-    return false;
-  }
-  ++count;
-  return true;
+Result<std::optional<Active>> WorkflowEngine::State::ActiveDateWorkflow(
+    store::ReadTxn& txn, const std::string& project_id, const std::string& workflow_id) {
+  XOAL_ASSIGN_OR_RETURN(auto w, txn.GetWorkflow(project_id, workflow_id));
+  if (!w || w->status != "active") return std::optional<Active>();
+  XOAL_ASSIGN_OR_RETURN(auto def, DefinitionFor(txn, w->id, w->version));
+  if (def->trigger.type != TriggerType::kDateAttribute) return std::optional<Active>();
+  return std::optional<Active>(Active{std::move(*w), std::move(def)});
 }
 
 Result<WorkflowEngine::State::Entered> WorkflowEngine::State::Enter(
@@ -385,6 +443,153 @@ Status WorkflowEngine::State::UpdateOpenRuns(store::WriteTxn& txn, const store::
   return Status::Ok();
 }
 
+// ---- date triggers ----
+
+Status WorkflowEngine::State::ScheduleDateTimer(store::WriteTxn& txn, const store::Project& project,
+                                                const Active& wf, const store::Customer& customer,
+                                                SystemTime now) {
+  const std::string& wid = wf.workflow.id;
+  auto moment = DateTriggerMoment(wf.def->trigger, customer, ZoneFor(project, customer));
+  XOAL_ASSIGN_OR_RETURN(auto existing, txn.GetDateTimer(wid, customer.usid));
+  if (!moment) {
+    return existing ? txn.DeleteDateTimers(wid, customer.usid) : Status::Ok();
+  }
+  // The same moment again (another attribute changed, a rescan) keeps what happened to it: a
+  // moment fires once, even if a restart's clock reads earlier than when it fired.
+  if (existing && existing->fire_at == *moment && existing->state != "paused") return Status::Ok();
+  store::DateTimer timer{project.id, wid, customer.usid, *moment,
+                         *moment >= now ? "pending" : "missed"};
+  return txn.PutDateTimer(timer);
+}
+
+Status WorkflowEngine::State::RescheduleDateTimers(store::WriteTxn& txn,
+                                                   const store::Project& project,
+                                                   const segments::AppliedWrite& applied) {
+  auto workflows = Snapshot(project.id);
+  for (const auto& wf : *workflows) {
+    const workflows::Trigger& t = wf->def->trigger;
+    if (t.type != TriggerType::kDateAttribute) continue;
+    std::set<std::string> usids = applied.whole;
+    for (const auto& [usid, names] : applied.attributes) {
+      if (names.contains(t.attribute) || names.contains("timezone")) usids.insert(usid);
+    }
+    for (const auto& usid : usids) {
+      XOAL_ASSIGN_OR_RETURN(auto customer,
+                            txn.FindCustomer(project.id, store::CustomerKey::kUsid, usid));
+      if (customer) {
+        XOAL_RETURN_IF_ERROR(ScheduleDateTimer(txn, project, *wf, *customer, applied.at));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status WorkflowEngine::State::FireDateTimer(store::WriteTxn& txn, const store::DateTimer& due,
+                                            SystemTime now) {
+  // Re-read inside the write: a timer moved, paused or fired since the page was read is left.
+  XOAL_ASSIGN_OR_RETURN(auto timer, txn.GetDateTimer(due.workflow_id, due.usid));
+  if (!timer || timer->state != "pending" || timer->fire_at > now) return Status::Ok();
+  XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(timer->project_id));
+  XOAL_ASSIGN_OR_RETURN(
+      auto customer, txn.FindCustomer(timer->project_id, store::CustomerKey::kUsid, timer->usid));
+  std::optional<Active> wf;
+  if (project) {
+    XOAL_ASSIGN_OR_RETURN(wf, ActiveDateWorkflow(txn, project->id, timer->workflow_id));
+  }
+  if (!customer || !wf) {
+    // Deleted or merged away (the survivor has a timer of its own), or no longer active.
+    return txn.DeleteDateTimers(timer->workflow_id, timer->usid);
+  }
+  const workflows::Trigger& t = wf->def->trigger;
+  auto moment = DateTriggerMoment(t, *customer, ZoneFor(*project, *customer));
+  if (moment != timer->fire_at) return ScheduleDateTimer(txn, *project, *wf, *customer, now);
+  timer->state = "fired";
+  XOAL_RETURN_IF_ERROR(txn.PutDateTimer(*timer));
+  json::object context{{"date_attribute",
+                        json::object{{"attribute", t.attribute},
+                                     {"value", segments::CustomerAttribute(*customer, t.attribute)},
+                                     {"at", FormatIsoTime(timer->fire_at)}}}};
+  return Enter(txn, *project, *wf, customer->usid, std::move(context), std::nullopt, now).status();
+}
+
+bool WorkflowEngine::State::FireDueDateTimers() {
+  SystemTime now = clock_.SystemNow();
+  std::vector<store::DateTimer> due;
+  Status st = store().Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(due, txn.DueDateTimers(now, options_.due_page));
+    return Status::Ok();
+  });
+  if (!st.ok() || due.empty()) return false;
+  st = store().Write([&](store::WriteTxn& txn) {
+    for (const auto& timer : due) {
+      Status one = txn.Nested([&](store::WriteTxn& t) { return FireDateTimer(t, timer, now); });
+      if (one.ok()) continue;
+      // Marked missed so that one broken timer cannot stall the others forever.
+      spdlog::error("workflow_date_trigger_failed workflow_id={} customer_id={} error=\"{}\"",
+                    timer.workflow_id, timer.usid, one.message());
+      store::DateTimer missed = timer;
+      missed.state = "missed";
+      XOAL_RETURN_IF_ERROR(txn.PutDateTimer(missed));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    spdlog::error("workflow_date_triggers_failed timers={} error=\"{}\"", due.size(), st.message());
+    return false;
+  }
+  return true;
+}
+
+bool WorkflowEngine::State::ScanOnePage() {
+  std::vector<store::WorkflowScan> scans;
+  Status st = store().Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(scans, txn.ListWorkflowScans());
+    return Status::Ok();
+  });
+  if (!st.ok() || scans.empty()) return false;
+  const store::WorkflowScan scan = scans.front();
+  SystemTime now = clock_.SystemNow();
+  size_t read = 0;
+  bool done = false;
+  st = store().Write([&](store::WriteTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(scan.project_id));
+    std::optional<Active> wf;
+    if (project) {
+      XOAL_ASSIGN_OR_RETURN(wf, ActiveDateWorkflow(txn, project->id, scan.workflow_id));
+    }
+    if (!wf) {
+      done = true;  // paused, archived or changed since: the next activation scans again
+      return txn.DeleteWorkflowScan(scan.workflow_id);
+    }
+    XOAL_ASSIGN_OR_RETURN(auto customers, txn.ListCustomers(project->id, store::CustomerFilter{},
+                                                            {scan.after_seq, kScanPage}));
+    read = customers.size();
+    for (const auto& c : customers) {
+      XOAL_RETURN_IF_ERROR(ScheduleDateTimer(txn, *project, *wf, c, now));
+    }
+    done = customers.size() < static_cast<size_t>(kScanPage);
+    if (done) return txn.DeleteWorkflowScan(scan.workflow_id);
+    return txn.PutWorkflowScan(
+        store::WorkflowScan{scan.project_id, scan.workflow_id, customers.back().seq});
+  });
+  if (!st.ok()) {
+    spdlog::error("workflow_scan_failed project_id={} workflow_id={} error=\"{}\"", scan.project_id,
+                  scan.workflow_id, st.message());
+    return false;
+  }
+  int64_t total = 0;
+  {
+    std::lock_guard lock(mu_);
+    total = scanned_[scan.workflow_id] += static_cast<int64_t>(read);
+    if (done) scanned_.erase(scan.workflow_id);
+  }
+  if (done || total / kScanLogEvery != (total - static_cast<int64_t>(read)) / kScanLogEvery) {
+    spdlog::info("workflow_scan project_id={} workflow_id={} customers={} done={}", scan.project_id,
+                 scan.workflow_id, total, done);
+  }
+  return true;
+}
+
 Status WorkflowEngine::State::EndRun(store::WriteTxn& txn, store::WorkflowRun& run,
                                      std::string status, SystemTime now) {
   run.status = std::move(status);
@@ -464,9 +669,10 @@ Result<Outcome> ExecuteWait(RunContext& c, const Step& step) {
 }
 
 Result<Outcome> ExecuteSend(RunContext& c, const Step& step) {
-  SystemTime retry_at;
-  if (!c.state.TakeSendSlot(c.run.workflow_id, c.def.send_rate_per_minute, c.now, retry_at)) {
-    c.run.wake_at = retry_at;  // the step runs again when the next minute opens
+  XOAL_ASSIGN_OR_RETURN(auto retry_at,
+                        TakeSendSlot(c.txn, c.run.workflow_id, c.def.send_rate_per_minute, c.now));
+  if (retry_at) {
+    c.run.wake_at = *retry_at;  // the step runs again when the next minute opens
     return Outcome{Outcome::kWait, {}};
   }
   auto channel = *messaging::ParseChannel(step.channel);
@@ -655,9 +861,13 @@ bool WorkflowEngine::State::AdvanceDue() {
 void WorkflowEngine::State::Run() {
   while (true) {
     bool busy = AdvanceDue();
+    busy = FireDueDateTimers() || busy;
+    busy = ScanOnePage() || busy;
     std::optional<SystemTime> next;
     (void)store().Read([&](store::ReadTxn& txn) {
       XOAL_ASSIGN_OR_RETURN(next, txn.NextRunWake());
+      XOAL_ASSIGN_OR_RETURN(auto timer, txn.NextDateTimer());
+      if (timer && (!next || *timer < *next)) next = timer;
       return Status::Ok();
     });
     std::unique_lock lock(mu_);
@@ -721,7 +931,7 @@ void WorkflowEngine::Wake() {
 }
 
 void WorkflowEngine::RunDueForTest() {
-  while (state_->AdvanceDue()) {
+  while (state_->ScanOnePage() || state_->FireDueDateTimers() || state_->AdvanceDue()) {
   }
 }
 
@@ -731,6 +941,7 @@ Status WorkflowEngine::OnApplied(store::WriteTxn& txn, const segments::AppliedWr
   for (const auto& usid : applied.customers) {
     XOAL_RETURN_IF_ERROR(state_->UpdateOpenRuns(txn, *project, usid, applied));
   }
+  XOAL_RETURN_IF_ERROR(state_->RescheduleDateTimers(txn, *project, applied));
   return state_->StartTriggered(txn, *project, applied);
 }
 
@@ -767,6 +978,15 @@ Result<store::Workflow> WorkflowEngine::Replace(const store::Project& project, s
     if (w->status == "archived") return Status::Conflict("an archived workflow cannot change");
     w->name = std::string(body.at("name").get_string());
     if (w->definition != definition) {
+      // A new trigger makes new date moments: the old timers go, and an active workflow scans
+      // its customers again (a paused one does when it is activated).
+      if (w->definition.if_contains("trigger") != nullptr &&
+          w->definition.at("trigger") != definition.at("trigger")) {
+        XOAL_RETURN_IF_ERROR(txn.DeleteDateTimers(w->id, std::nullopt));
+        if (w->status == "active" && HasDateTrigger(definition)) {
+          XOAL_RETURN_IF_ERROR(txn.PutWorkflowScan(store::WorkflowScan{project.id, w->id, 0}));
+        }
+      }
       // A draft has no runs: it changes in place. Otherwise runs keep their version.
       if (w->status != "draft") ++w->version;
       w->definition = definition;
@@ -804,13 +1024,22 @@ Result<store::Workflow> WorkflowEngine::Transition(const store::Project& project
     if (action == "activate" && (from == "draft" || from == "paused")) {
       w->status = "active";
       XOAL_RETURN_IF_ERROR(txn.SetRunsStatus(w->id, "held", "active", now));
+      // Date triggers: every customer's moment from the data as it is now (moments that passed
+      // while paused are missed, as other triggers start nothing while paused).
+      if (HasDateTrigger(w->definition)) {
+        XOAL_RETURN_IF_ERROR(txn.PutWorkflowScan(store::WorkflowScan{project.id, w->id, 0}));
+      }
     } else if (action == "pause" && from == "active") {
       w->status = "paused";
       XOAL_RETURN_IF_ERROR(txn.SetRunsStatus(w->id, "active", "held", now));
+      XOAL_RETURN_IF_ERROR(txn.SetDateTimersState(w->id, "pending", "paused"));
+      XOAL_RETURN_IF_ERROR(txn.DeleteWorkflowScan(w->id));
     } else if (action == "archive" && from != "archived") {
       w->status = "archived";
       XOAL_RETURN_IF_ERROR(txn.SetRunsStatus(w->id, "active", "exited", now));
       XOAL_RETURN_IF_ERROR(txn.SetRunsStatus(w->id, "held", "exited", now));
+      XOAL_RETURN_IF_ERROR(txn.DeleteDateTimers(w->id, std::nullopt));
+      XOAL_RETURN_IF_ERROR(txn.DeleteWorkflowScan(w->id));
     } else {
       return Status::Conflict(fmt::format("a {} workflow cannot {}", from, action), "status");
     }
@@ -1008,14 +1237,23 @@ json::object StatsToJson(const store::WorkflowStats& stats) {
                                {"outcomes", std::move(by_outcome)},
                                {"messages_sent", std::move(sent)}};
   }
-  return json::object{{"entered", entered},
-                      {"in_progress", runs("active") + runs("held")},
-                      {"completed", runs("completed") + runs("converted")},
-                      {"conversions", runs("converted")},
-                      {"exited", runs("exited")},
-                      {"failed", runs("failed")},
-                      {"messages_sent", std::move(sent_total)},
-                      {"steps", std::move(steps)}};
+  json::object out{{"entered", entered},
+                   {"in_progress", runs("active") + runs("held")},
+                   {"completed", runs("completed") + runs("converted")},
+                   {"conversions", runs("converted")},
+                   {"exited", runs("exited")},
+                   {"failed", runs("failed")},
+                   {"messages_sent", std::move(sent_total)},
+                   {"steps", std::move(steps)}};
+  if (!stats.date_timers.empty()) {
+    json::object timers;
+    for (const char* state : {"pending", "fired", "missed", "paused"}) {
+      auto it = stats.date_timers.find(state);
+      timers[state] = it == stats.date_timers.end() ? int64_t{0} : it->second;
+    }
+    out["date_triggers"] = std::move(timers);
+  }
+  return out;
 }
 
 }  // namespace xoal::workflows

@@ -88,6 +88,29 @@ class WorkflowsTest : public MessagingTest {
 
   size_t Emails() { return smtp_.messages().size(); }
 
+  // Three customers `<prefix>0..2` and an active api-triggered workflow that sends each one
+  // email, at most 2 a minute. Returns the workflow's id.
+  std::string RateLimited(const std::string& prefix) {
+    for (int i = 0; i < 3; ++i) {
+      std::string name = prefix + std::to_string(i);
+      CreateCustomer(json::object{{"user_id", name}, {"email", name + "@example.com"}});
+    }
+    return CreateActive(J(R"({"name": "Rate", "trigger": {"type": "api"},
+        "limits": {"send_rate_per_minute": 2}, "start": "m",
+        "steps": {"m": {"type": "send_email", "message": {"subject": "s", "text": "t",
+                                                          "transactional": true}}}})"));
+  }
+
+  // Polls until the workflow has three runs and exactly one waits until `iso`.
+  bool OneOfThreeRunsWaitsUntil(const std::string& workflow_id, const std::string& iso) {
+    return Eventually([&] {
+      json::array runs = Runs(workflow_id);
+      return runs.size() == 3 && std::count_if(runs.begin(), runs.end(), [&](const json::value& r) {
+                                   return Str(r, "wake_at") == iso;
+                                 }) == 1;
+    });
+  }
+
   void PutAttributes(const std::string& usid, const json::object& attributes) {
     HttpResponse r = http_->Put("/api/v1/customers/" + usid + "/attributes",
                                 json::object{{"attributes", attributes}}, key());
@@ -141,6 +164,20 @@ TEST_F(WorkflowsTest, RefusesInvalidDefinitionsNamingTheStep) {
   EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
       "steps": {"a": {"type": "split", "branches": [{"percent": 40, "next": "a"}]}}})"),
                       422, "invalid", "steps.a.branches"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "date_attribute"}, "start": "a",
+      "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "trigger.attribute"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "date_attribute",
+      "attribute": "trial_ends_at", "at": "25:00"}, "start": "a", "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "trigger.at"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "date_attribute",
+      "attribute": "trial_ends_at", "offset": {"days": -1, "hours": 2}}, "start": "a",
+      "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "trigger.offset"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "date_attribute",
+      "attribute": "trial_ends_at", "offset": {"fortnights": 1}}, "start": "a",
+      "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "trigger.offset.fortnights"));
 }
 
 TEST_F(WorkflowsTest, StatusesAndCrud) {
@@ -451,14 +488,7 @@ TEST_F(WorkflowsTest, AttributeAndSegmentLeftTriggersSplitWaitUntilAttributeHttp
 
 // The workflow's send_rate_per_minute: sends over it wait for the next minute.
 TEST_F(WorkflowsTest, SendRateLimitDefersSendsToTheNextMinute) {
-  for (int i = 0; i < 3; ++i) {
-    CreateCustomer(json::object{{"user_id", "r" + std::to_string(i)},
-                                {"email", "r" + std::to_string(i) + "@example.com"}});
-  }
-  std::string id = CreateActive(J(R"({"name": "Rate", "trigger": {"type": "api"},
-      "limits": {"send_rate_per_minute": 2}, "start": "m",
-      "steps": {"m": {"type": "send_email", "message": {"subject": "s", "text": "t",
-                                                        "transactional": true}}}})"));
+  std::string id = RateLimited("r");
   SetClock("2026-05-01T10:00:10.000Z");
 
   HttpResponse t = http_->Post("/api/v1/workflows/" + id + "/trigger", J(R"({"customers":
@@ -467,15 +497,130 @@ TEST_F(WorkflowsTest, SendRateLimitDefersSendsToTheNextMinute) {
 
   ASSERT_TRUE(HasStatus(t, 200));
   ASSERT_TRUE(Eventually([&] { return Emails() == 2; }));
-  ASSERT_TRUE(Eventually([&] {
-    json::array runs = Runs(id);
-    return runs.size() == 3 && std::count_if(runs.begin(), runs.end(), [](const json::value& r) {
-                                 return Str(r, "wake_at") == "2026-05-01T10:01:00.000Z";
-                               }) == 1;
-  }));
+  ASSERT_TRUE(OneOfThreeRunsWaitsUntil(id, "2026-05-01T10:01:00.000Z"));
   EXPECT_EQ(Emails(), 2u);
   Advance(kMinute);
   ASSERT_TRUE(Eventually([&] { return Emails() == 3; }));
+}
+
+// The minute's send count is stored with the sends: a restart does not open a fresh minute.
+TEST_F(WorkflowsTest, SendRateCountSurvivesRestart) {
+  std::string id = RateLimited("s");
+  SetClock("2026-05-01T10:00:10.000Z");
+  std::string path = "/api/v1/workflows/" + id + "/trigger";
+  ASSERT_TRUE(HasStatus(
+      http_->Post(path, J(R"({"customers": [{"user_id": "s0"}, {"user_id": "s1"}]})"), key()),
+      200));
+  ASSERT_TRUE(Eventually([&] { return Emails() == 2; }));
+
+  xoal_.set_serve_flags({"--test-clock", "--test-clock-start", "2026-05-01T10:00:30.000Z"});
+  RestartServer();
+  ASSERT_TRUE(HasStatus(http_->Post(path, J(R"({"customers": [{"user_id": "s2"}]})"), key()), 200));
+
+  ASSERT_TRUE(OneOfThreeRunsWaitsUntil(id, "2026-05-01T10:01:00.000Z"));
+  EXPECT_EQ(Emails(), 2u);
+  SetClock("2026-05-01T10:01:00.000Z");
+  ASSERT_TRUE(Eventually([&] { return Emails() == 3; }));
+}
+
+// A date_attribute trigger three days before trial_ends_at at 09:00 local (users_timezone on):
+// the scan after activation schedules every customer with the attribute, a moment already past
+// is missed, a customer created later or whose date moves is rescheduled, the schedule survives a
+// restart, and each run starts at its exact moment. Customers: `sp` (Sao Paulo, no DST) fires at
+// 12:00Z; `ny` at 13:00Z on the same day, so seeing sp's run without ny's proves ny waited; `ldn`
+// has a date without a time (its local calendar day counts); `old` is past; `none` has no date.
+TEST_F(WorkflowsTest, DateAttributeTriggerStartsRunsAtTheLocalMoment) {
+  ASSERT_TRUE(
+      HasStatus(http_->Patch("/api/v1/project", J(R"({"users_timezone": true})"), key()), 200));
+  SetClock("2026-06-01T00:00:00.000Z");
+  auto customer = [&](std::string_view user_id, std::string_view zone, json::value trial) {
+    json::object body{
+        {"user_id", user_id}, {"email", std::string(user_id) + "@example.com"}, {"timezone", zone}};
+    if (!trial.is_null()) body["trial_ends_at"] = trial;
+    return CreateCustomer(body);
+  };
+  std::string sp = customer("sp", "America/Sao_Paulo", "2026-06-10T20:00:00Z");
+  std::string ny = customer("ny", "America/New_York", "2026-06-10T15:00:00Z");
+  std::string ldn = customer("ldn", "Europe/London", "2026-06-12");
+  customer("old", "UTC", "2026-01-01T00:00:00Z");
+  customer("none", "UTC", nullptr);
+  std::string id = CreateActive(J(R"({"name": "Trial ending", "trigger": {"type": "date_attribute",
+      "attribute": "trial_ends_at", "offset": {"days": -3}, "at": "09:00"}, "start": "m",
+      "steps": {"m": {"type": "send_email", "message": {"unsubscribe_url": "https://example.com/u",
+          "subject": "Your trial ends on {{ customer.trial_ends_at }}", "text": "t"}}}})"));
+  auto timers = [&](std::string_view state) {
+    HttpResponse r = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+    return JsonAt(r.json, "/date_triggers/" + std::string(state));
+  };
+  ASSERT_TRUE(Eventually([&] { return timers("pending") == "3" && timers("missed") == "1"; }))
+      << timers("pending") << " " << timers("missed");
+  auto started = [&](const std::string& usid) {
+    std::vector<std::string> out;
+    for (const auto& r : Runs(id)) {
+      if (Str(r, "usid") == usid) out.push_back(Str(r, "started_at"));
+    }
+    return out;
+  };
+  std::string late = customer("late", "Asia/Tokyo", "2026-06-20T00:00:00Z");
+
+  SetClock("2026-06-07T12:00:00.000Z");
+  ASSERT_TRUE(Eventually([&] { return started(sp).size() == 1; }));
+  EXPECT_EQ(started(sp)[0], "2026-06-07T12:00:00.000Z");
+  EXPECT_TRUE(started(ny).empty()) << "ny's moment is 13:00Z";
+  SetClock("2026-06-07T13:00:00.000Z");
+  ASSERT_TRUE(Eventually([&] { return started(ny).size() == 1; }));
+  EXPECT_EQ(started(ny)[0], "2026-06-07T13:00:00.000Z");
+
+  // ldn's trial is extended before its moment (2026-06-09 08:00Z); the new one survives a restart.
+  PutAttributes(ldn, json::object{{"trial_ends_at", "2026-07-01"}});
+  xoal_.set_serve_flags({"--test-clock", "--test-clock-start", "2026-06-09T07:00:00.000Z"});
+  RestartServer();
+  SetClock("2026-06-09T08:00:00.000Z");
+  SetClock("2026-06-17T00:00:00.000Z");  // `late` (Tokyo, June 17 09:00 = 00:00Z) fires
+  ASSERT_TRUE(Eventually([&] { return started(late).size() == 1; }));
+  EXPECT_EQ(started(late)[0], "2026-06-17T00:00:00.000Z");
+  EXPECT_TRUE(started(ldn).empty()) << "ldn's old moment must not fire";
+  SetClock("2026-06-28T08:00:00.000Z");
+  ASSERT_TRUE(Eventually([&] { return started(ldn).size() == 1; }));
+  EXPECT_EQ(started(ldn)[0], "2026-06-28T08:00:00.000Z");
+  ASSERT_TRUE(Eventually([&] { return Emails() == 4; }));
+  EXPECT_EQ(timers("fired"), "4");
+  EXPECT_EQ(Runs(id).size(), 4u);
+}
+
+// Pausing holds the timers; a moment that passes while paused is missed at the next activation,
+// one still ahead fires; an exact offset (hours) without `at`; archive removes the timers.
+TEST_F(WorkflowsTest, DateAttributeTriggerPauseMissesPassedMomentsAndArchiveClears) {
+  SetClock("2026-08-01T00:00:00.000Z");
+  std::string a = CreateCustomer(J(R"({"user_id": "a", "email": "a@example.com",
+                                       "renews_at": "2026-08-02T10:00:00Z"})")
+                                     .as_object());
+  std::string b = CreateCustomer(J(R"({"user_id": "b", "email": "b@example.com",
+                                       "renews_at": "2026-08-05T10:00:00Z"})")
+                                     .as_object());
+  std::string id = CreateActive(J(R"({"name": "Renewed", "trigger": {"type": "date_attribute",
+      "attribute": "renews_at", "offset": {"hours": 2}}, "start": "t",
+      "steps": {"t": {"type": "add_tag", "tag": "renewed"}}})"));
+  auto timers = [&](std::string_view state) {
+    HttpResponse r = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+    return JsonAt(r.json, "/date_triggers/" + std::string(state));
+  };
+  ASSERT_TRUE(Eventually([&] { return timers("pending") == "2"; }));
+
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/pause", {}, key()), 200));
+  EXPECT_EQ(timers("paused"), "2");
+  SetClock("2026-08-03T00:00:00.000Z");  // a's moment (08-02 12:00Z) passes while paused
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/activate", {}, key()), 200));
+  ASSERT_TRUE(Eventually([&] { return timers("pending") == "1" && timers("missed") == "1"; }));
+  SetClock("2026-08-05T12:00:00.000Z");
+  ASSERT_TRUE(Eventually([&] { return Runs(id).size() == 1; }));
+
+  json::array runs = Runs(id);
+  EXPECT_EQ(Str(runs[0], "usid"), b);
+  EXPECT_EQ(Str(runs[0], "started_at"), "2026-08-05T12:00:00.000Z");
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/archive", {}, key()), 200));
+  HttpResponse stats = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+  EXPECT_FALSE(stats.json.as_object().contains("date_triggers")) << json::serialize(stats.json);
 }
 
 TEST_F(WorkflowsTest, DailyNineLocalAcrossDaylightSavingChanges) {
