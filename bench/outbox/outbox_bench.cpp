@@ -31,6 +31,7 @@
 #include "messaging/outbox.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/bench_report.hpp"
+#include "support/bench_store.hpp"
 
 namespace xoal::bench {
 namespace {
@@ -101,15 +102,9 @@ struct Sink {
 std::unique_ptr<Sink> StartSink() {
   auto sink = std::make_unique<Sink>();
   Check(sink->smtp.Start(), "sink");
-  json::object email{{"from", "Shop <shop@example.com>"},
-                     {"smtp", json::object{{"host", "127.0.0.1"},
-                                           {"port", static_cast<int64_t>(sink->smtp.port())},
-                                           {"tls", "none"}}}};
-  auto stored = messaging::ValidateChannelConfig(messaging::Channel::kEmail, email, std::nullopt);
-  if (!stored.ok()) Fail("config: " + stored.status().message());
-  auto config = messaging::EmailConfigFrom(*stored);
+  sink->stored = SinkEmailChannel(sink->smtp.port(), "Shop <shop@example.com>");
+  auto config = messaging::EmailConfigFrom(sink->stored);
   if (!config.ok()) Fail("config: " + config.status().message());
-  sink->stored = *stored;
   sink->config = *config;
   return sink;
 }
@@ -212,17 +207,11 @@ std::string MakeCustomer(store::Store& store, const std::string& project_id, Sys
 
 int Run(const BenchOptions& o) {
   spdlog::set_level(spdlog::level::warn);
-  char tmpl[] = "/tmp/xoal-outboxbench-XXXXXX";
-  if (!mkdtemp(tmpl)) Fail("mkdtemp");
-  std::filesystem::path dir(tmpl);
   SystemClock clock;
   {
-    auto opened = store::SqliteStore::Open({dir / "xoal.db", 512, nullptr});
-    if (!opened.ok()) Fail("open: " + opened.status().message());
-    auto& store = **opened;
-    auto made = core::CreateProject(store, clock, "bench");
-    if (!made.ok()) Fail("project: " + made.status().message());
-    const std::string& project_id = made->project.id;
+    BenchStore bench_store("outboxbench", clock, o.keep);
+    store::Store& store = bench_store.store();
+    const std::string& project_id = bench_store.project().id;
     std::string usid = MakeCustomer(store, project_id, clock.SystemNow());
 
     double direct = DirectPhase(clock, o);
@@ -241,9 +230,7 @@ int Run(const BenchOptions& o) {
           "{} more queued\n",
           o.messages, o.messages / large, large, o.workers, large / direct, o.backlog);
     }
-    store.Close();
   }
-  if (!o.keep) std::filesystem::remove_all(dir);
   return 0;
 }
 
