@@ -170,7 +170,9 @@ Status ValidateLookup(const json::object& body, const json::object* previous, js
   if (url.empty()) return Status::Ok();
   XOAL_ASSIGN_OR_RETURN(auto headers, ValidateLookupHeaders(body, previous));
   std::vector<std::pair<std::string, std::string>> list;
-  for (const auto& [k, v] : headers) list.emplace_back(std::string(k), Text(headers, k));
+  for (const auto& [name, v] : headers) {
+    list.emplace_back(std::string(name), std::string(v.get_string()));  // SecretMember: strings
+  }
   XOAL_RETURN_IF_ERROR(channels::ValidateEmailLookup(url, list));
   out["lookup_url"] = url;
   out["lookup_headers"] = std::move(headers);
@@ -302,7 +304,8 @@ json::object ChannelConfigToJson(Channel channel, const json::object& stored) {
         MaskMember(it->value().as_object(), "password");
       }
       if (auto it = out.find("lookup_headers"); it != out.end() && it->value().is_object()) {
-        for (auto& [name, v] : it->value().as_object()) MaskMember(it->value().as_object(), name);
+        json::object& headers = it->value().as_object();
+        for (const auto& [name, v] : headers) MaskMember(headers, name);
       }
       break;
     case Channel::kSms:
@@ -341,8 +344,9 @@ Result<channels::EmailConfig> EmailConfigFrom(const json::object& stored) {
   c.password = Text(s, "password");
   c.lookup_url = Text(stored, "lookup_url");
   if (const json::object* headers = ObjectMember(&stored, "lookup_headers")) {
-    for (const auto& [name, v] : *headers)
-      c.lookup_headers.emplace_back(name, Text(*headers, name));
+    for (const auto& [name, v] : *headers) {
+      if (v.is_string()) c.lookup_headers.emplace_back(name, std::string(v.get_string()));
+    }
   }
   return c;
 }
