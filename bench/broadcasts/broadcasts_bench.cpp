@@ -28,6 +28,8 @@
 #include "messaging/channel_config.hpp"
 #include "messaging/outbox.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/bench_report.hpp"
+#include "support/bench_store.hpp"
 
 namespace xoal::bench {
 namespace {
@@ -44,28 +46,10 @@ struct BenchOptions {
   bool keep = false;
 };
 
-// Prints a figure line at once (stdout is block-buffered when redirected to a file).
-template <typename... Args>
-void Line(fmt::format_string<Args...> format, Args&&... args) {
-  fmt::print(format, std::forward<Args>(args)...);
-  std::fflush(stdout);
-}
-
-double Seconds(steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
 long PeakRssMb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024;
-}
-
-[[noreturn]] void Fail(const std::string& what) {
-  fmt::print(stderr, "broadcasts_bench: FAILED: {}\n", what);
-  std::exit(1);
-}
-
-void Check(const Status& st, std::string_view what) {
-  if (!st.ok()) Fail(fmt::format("{}: {}", what, st.message()));
 }
 
 // N customers with an email, a first name and one of three timezones, all in segment seg_bench.
@@ -185,41 +169,29 @@ void SendPhase(store::Store& store, const Clock& clock, channels::testing::SmtpS
 
 int Run(const BenchOptions& o) {
   spdlog::set_level(spdlog::level::warn);
-  char tmpl[] = "/tmp/xoal-bcbench-XXXXXX";
-  if (!mkdtemp(tmpl)) Fail("mkdtemp");
-  std::filesystem::path dir(tmpl);
   SystemClock clock;
   {
-    auto opened = store::SqliteStore::Open({dir / "xoal.db", 512, nullptr});
-    if (!opened.ok()) Fail("open: " + opened.status().message());
-    auto& store = **opened;
-    auto made = core::CreateProject(store, clock, "bench");
-    if (!made.ok()) Fail("project: " + made.status().message());
+    BenchStore bench_store("bcbench", clock, o.keep);
+    store::Store& store = bench_store.store();
+    const store::Project& project = bench_store.project();
     channels::testing::SmtpSink sink;
     Check(sink.Start(), "sink");
-    json::object email{{"from", "News <news@example.com>"},
-                       {"smtp", json::object{{"host", "127.0.0.1"},
-                                             {"port", static_cast<int64_t>(sink.port())},
-                                             {"tls", "none"}}}};
-    auto config = messaging::ValidateChannelConfig(messaging::Channel::kEmail, email, std::nullopt);
-    if (!config.ok()) Fail("config: " + config.status().message());
+    json::object config = SinkEmailChannel(sink.port(), "News <news@example.com>");
     Check(store.Write([&](store::WriteTxn& txn) {
-      return txn.PutChannelConfig(made->project.id, "email", *config, clock.SystemNow());
+      return txn.PutChannelConfig(project.id, "email", config, clock.SystemNow());
     }),
           "channel");
 
     auto start = steady_clock::now();
-    WriteAudience(store, made->project, o.customers, clock.SystemNow());
+    WriteAudience(store, project, o.customers, clock.SystemNow());
     Line("customers  {:>9} written    in {:7.2f} s (setup, not the broadcast)\n", o.customers,
          Seconds(steady_clock::now() - start));
     messaging::MessageRenderer renderer(clock);
     broadcasts::BroadcastEngine engine(store, clock, renderer, nullptr);
-    EnqueuePhase(store, engine, made->project, o.customers);
+    EnqueuePhase(store, engine, project, o.customers);
     SendPhase(store, clock, sink, o);
     sink.Stop();
-    store.Close();
   }
-  if (!o.keep) std::filesystem::remove_all(dir);
   return 0;
 }
 

@@ -177,23 +177,26 @@ SendResult ClassifyHttp(const HttpResponse& response, SystemTime now) {
   return ClassifyHttpResponse(response.status, response.Header("retry-after"), response.body, now);
 }
 
-std::string FormEncode(const HeaderList& fields) {
+std::string PercentEncode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string FormEncode(const HeaderList& fields) {
   std::string out;
   for (const auto& [name, value] : fields) {
     if (!out.empty()) out += '&';
-    for (const std::string* part : {&name, &value}) {
-      for (unsigned char c : *part) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-          out += static_cast<char>(c);
-        } else {
-          out += '%';
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        }
-      }
-      if (part == &name) out += '=';
-    }
+    out += PercentEncode(name) + "=" + PercentEncode(value);
   }
   return out;
 }

@@ -69,6 +69,9 @@ SendResult ClassifyTransport(int code, std::string_view error);
 // The whole answer: transport failure, else ClassifyHttpResponse.
 SendResult ClassifyHttp(const HttpResponse& response, SystemTime now);
 
+// RFC 3986 percent-encoding: unreserved characters as they are, every other byte %XX.
+std::string PercentEncode(std::string_view s);
+
 // application/x-www-form-urlencoded encoding of `fields` ("To=%2B1555&Body=hi").
 std::string FormEncode(const HeaderList& fields);
 

@@ -144,7 +144,66 @@ int64_t ResponseTimeoutSeconds(const Timeouts& timeouts) {
   return std::max<int64_t>(1, (timeouts.total.count() + 999) / 1000);
 }
 
+constexpr std::string_view kMessageIdPlaceholder = "{message_id}";
+constexpr std::string_view kKeyPlaceholder = "{idempotency_key}";
+
+// The template with both placeholders removed, to check what remains.
+std::string WithoutPlaceholders(std::string_view url_template) {
+  return ExpandLookupUrl(url_template, "", "");
+}
+
 }  // namespace
+
+Status ValidateEmailLookup(std::string_view url_template,
+                           const std::vector<std::pair<std::string, std::string>>& headers) {
+  if (!url_template.starts_with("http://") && !url_template.starts_with("https://")) {
+    return Status::InvalidArgument("lookup_url must start with http:// or https://", "lookup_url");
+  }
+  if (url_template.find(kMessageIdPlaceholder) == std::string_view::npos &&
+      url_template.find(kKeyPlaceholder) == std::string_view::npos) {
+    return Status::InvalidArgument("lookup_url must contain {message_id} or {idempotency_key}",
+                                   "lookup_url");
+  }
+  std::string rest = WithoutPlaceholders(url_template);
+  bool bad = std::any_of(rest.begin(), rest.end(), [](unsigned char c) {
+    return c <= 0x20 || c >= 0x7F || c == '{' || c == '}';
+  });
+  if (bad) {
+    return Status::InvalidArgument(
+        "lookup_url must not contain spaces, line breaks or braces other than {message_id} and "
+        "{idempotency_key}",
+        "lookup_url");
+  }
+  for (const auto& [name, value] : headers) {
+    std::string field = "lookup_headers." + name;
+    if (!detail::IsHeaderName(name)) {
+      return Status::InvalidArgument(field + " is not a valid header name", field);
+    }
+    if (!detail::IsSafeHeaderValue(value)) {
+      return Status::InvalidArgument(field + " must not contain line breaks", field);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string ExpandLookupUrl(std::string_view url_template, std::string_view message_id,
+                            std::string_view idempotency_key) {
+  std::string out;
+  size_t at = 0;
+  while (at < url_template.size()) {
+    std::string_view rest = url_template.substr(at);
+    if (rest.starts_with(kMessageIdPlaceholder)) {
+      out += detail::PercentEncode(message_id);
+      at += kMessageIdPlaceholder.size();
+    } else if (rest.starts_with(kKeyPlaceholder)) {
+      out += detail::PercentEncode(idempotency_key);
+      at += kKeyPlaceholder.size();
+    } else {
+      out += url_template[at++];
+    }
+  }
+  return out;
+}
 
 std::string MessageIdFor(std::string_view idempotency_key, std::string_view from_address) {
   return Sha256Hex(idempotency_key).substr(0, 32) + "@" + std::string(Domain(from_address));
@@ -238,6 +297,43 @@ SendResult SmtpEmailSender::Send(const EmailMessage& message, std::string_view i
   if (result.sent()) result.provider_message_id = MessageIdFor(idempotency_key, from->address);
   detail::LogAttempt("email", idempotency_key, result);
   return result;
+}
+
+LookupResult SmtpEmailSender::Lookup(const EmailMessage& message, std::string_view idempotency_key,
+                                     const EmailConfig& config) {
+  LookupResult out;
+  auto from = ParseMailbox(message.from.empty() ? config.from : message.from);
+  if (config.lookup_url.empty() || !from.ok()) {
+    out.result = InvalidConfig("a lookup needs lookup_url and a sender address");
+    out.result.outcome = Outcome::kTemporaryFailure;
+    return out;
+  }
+  std::string message_id = MessageIdFor(idempotency_key, from->address);
+  detail::HttpCall call;
+  call.method = "GET";
+  call.url = ExpandLookupUrl(config.lookup_url, message_id, idempotency_key);
+  call.headers = config.lookup_headers;
+  call.headers.emplace_back("Accept", "application/json");
+  call.timeouts = config.timeouts;
+  detail::HttpResponse response = detail::PerformHttp(call);
+
+  out.result = detail::ClassifyHttp(response, clock_.SystemNow());
+  bool answered = response.transport == 0;
+  if (answered && response.status == 200) {
+    out.outcome = LookupOutcome::kFound;
+    out.result.reason = "found_at_provider";
+    out.result.provider_message_id = message_id;
+  } else if (answered && response.status == 404) {
+    out.outcome = LookupOutcome::kNotFound;
+    out.result.reason = "not_found_at_provider";
+  } else {
+    // Not knowing is never a reason to send: whatever the status, ask again later.
+    out.outcome = LookupOutcome::kUndecided;
+    out.result.outcome = Outcome::kTemporaryFailure;
+    out.result.reason = "lookup_" + out.result.reason;
+  }
+  detail::LogAttempt("email_lookup", idempotency_key, out.result);
+  return out;
 }
 
 }  // namespace xoal::channels

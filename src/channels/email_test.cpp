@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "channels/mime.hpp"
+#include "channels/testing/http_fake.hpp"
 #include "channels/testing/loopback.hpp"
 #include "channels/testing/smtp_sink.hpp"
 #include "common/crypto.hpp"
@@ -10,6 +11,9 @@
 namespace xoal::channels {
 namespace {
 
+using testing::FakeReply;
+using testing::HttpFake;
+using testing::RecordedRequest;
 using testing::SmtpReceived;
 using testing::SmtpSink;
 using testing::SmtpSinkOptions;
@@ -347,6 +351,134 @@ TEST_F(EmailTest, MissingHostIsInvalidConfig) {
 
   EXPECT_EQ(r.reason, "invalid_config");
   EXPECT_EQ(r.outcome, Outcome::kPermanentFailure);
+}
+
+// --- the provider lookup that settles a send a crash interrupted ---
+
+TEST(EmailLookupTest, ExpandsPlaceholdersPercentEncoded) {
+  EXPECT_EQ(ExpandLookupUrl("https://api.example/v1/{message_id}?k={idempotency_key}",
+                            "ab12@news.example.com", "wf 1/step?"),
+            "https://api.example/v1/ab12%40news.example.com?k=wf%201%2Fstep%3F");
+  EXPECT_EQ(ExpandLookupUrl("http://h/{message_id}/{message_id}", "a+b", ""),
+            "http://h/a%2Bb/a%2Bb");
+}
+
+TEST(EmailLookupTest, ValidatesUrlTemplateAndHeaders) {
+  EXPECT_TRUE(ValidateEmailLookup("https://api.example/messages/{message_id}", {}).ok());
+  EXPECT_TRUE(
+      ValidateEmailLookup("http://h/x?key={idempotency_key}", {{"Authorization", "Basic x"}}).ok());
+
+  EXPECT_EQ(ValidateEmailLookup("ftp://h/{message_id}", {}).field(), "lookup_url");
+  EXPECT_EQ(ValidateEmailLookup("https://h/messages", {}).field(), "lookup_url");
+  EXPECT_EQ(ValidateEmailLookup("https://h/{message}/{message_id}", {}).field(), "lookup_url");
+  EXPECT_EQ(ValidateEmailLookup("https://h/a b/{message_id}", {}).field(), "lookup_url");
+  EXPECT_EQ(ValidateEmailLookup("https://h/{message_id}", {{"Bad Name", "x"}}).field(),
+            "lookup_headers.Bad Name");
+  EXPECT_EQ(ValidateEmailLookup("https://h/{message_id}", {{"X-Key", "a\r\nHost: evil"}}).field(),
+            "lookup_headers.X-Key");
+}
+
+class EmailLookupFakeTest : public EmailTest {
+ protected:
+  void SetUp() override {
+    EmailTest::SetUp();
+    ASSERT_TRUE(provider_.Start().ok());
+    config_.lookup_url =
+        provider_.base_url() + "/v3/events?message-id={message_id}&k={idempotency_key}";
+    config_.lookup_headers = {{"Authorization", "Basic YXBpOmtleS0x"}};
+  }
+
+  HttpFake provider_;
+};
+
+// One GET, with the Message-ID Send() writes (percent-encoded), the key and the headers.
+TEST_F(EmailLookupFakeTest, AsksWithEncodedMessageIdKeyAndHeaders) {
+  provider_.Enqueue(FakeReply{200, {}, R"({"items":[{"event":"accepted"}]})"});
+
+  LookupResult r = sender_.Lookup(MarketingEmail(), "wf/run 7", config_);
+
+  EXPECT_EQ(r.outcome, LookupOutcome::kFound);
+  EXPECT_EQ(r.result.outcome, Outcome::kSent);
+  EXPECT_EQ(r.result.reason, "found_at_provider");
+  std::string message_id = MessageIdFor("wf/run 7", "news@news.example.com");
+  EXPECT_EQ(r.result.provider_message_id, message_id);
+  EXPECT_EQ(r.result.answer.status, 200);
+  ASSERT_EQ(provider_.requests().size(), 1u);
+  RecordedRequest q = provider_.requests()[0];
+  EXPECT_EQ(q.method, "GET");
+  EXPECT_EQ(q.target, "/v3/events?message-id=" + message_id.substr(0, 32) +
+                          "%40news.example.com&k=wf%2Frun%207");
+  EXPECT_EQ(q.Header("Authorization"), "Basic YXBpOmtleS0x");
+  EXPECT_EQ(q.Header("Accept"), "application/json");
+  EXPECT_EQ(q.body, "");
+}
+
+TEST_F(EmailLookupFakeTest, NotFoundIsSafeToSend) {
+  provider_.Enqueue(FakeReply{404, {}, R"({"message":"not found"})"});
+
+  LookupResult r = sender_.Lookup(MarketingEmail(), "k-404", config_);
+
+  EXPECT_EQ(r.outcome, LookupOutcome::kNotFound);
+  EXPECT_EQ(r.result.reason, "not_found_at_provider");
+}
+
+// Anything but 200 or 404 decides nothing: a temporary failure, with Retry-After when given.
+TEST_F(EmailLookupFakeTest, ServerErrorsAndThrottlingAreUndecided) {
+  provider_.Enqueue(FakeReply{500, {}, "oops"});
+  provider_.Enqueue(FakeReply{429, {{"Retry-After", "90"}}, "slow down"});
+  provider_.Enqueue(FakeReply{401, {}, "bad key"});
+
+  LookupResult e500 = sender_.Lookup(MarketingEmail(), "k-1", config_);
+  LookupResult e429 = sender_.Lookup(MarketingEmail(), "k-1", config_);
+  LookupResult e401 = sender_.Lookup(MarketingEmail(), "k-1", config_);
+
+  EXPECT_EQ(e500.outcome, LookupOutcome::kUndecided);
+  EXPECT_EQ(e500.result.outcome, Outcome::kTemporaryFailure);
+  EXPECT_EQ(e500.result.reason, "lookup_http_500");
+  EXPECT_EQ(e429.outcome, LookupOutcome::kUndecided);
+  EXPECT_EQ(e429.result.reason, "lookup_http_429");
+  EXPECT_EQ(e429.result.retry_after, std::chrono::seconds(90));
+  EXPECT_EQ(e401.outcome, LookupOutcome::kUndecided);
+  EXPECT_EQ(e401.result.outcome, Outcome::kTemporaryFailure);
+}
+
+TEST_F(EmailLookupFakeTest, ConnectionRefusedIsUndecided) {
+  config_.lookup_url =
+      "http://127.0.0.1:" + std::to_string(testing::ClosedLoopbackPort()) + "/m/{message_id}";
+
+  LookupResult r = sender_.Lookup(MarketingEmail(), "k-1", config_);
+
+  EXPECT_EQ(r.outcome, LookupOutcome::kUndecided);
+  EXPECT_EQ(r.result.reason, "lookup_connect_failed");
+}
+
+// The sink's lookup API knows what it accepted: the message sent is found, another is not.
+TEST_F(EmailTest, SinkLookupFindsAcceptedMessagesOnly) {
+  StartSink();
+  ASSERT_TRUE(sink_->StartLookup().ok());
+  config_.lookup_url = sink_->lookup_url();
+  ASSERT_TRUE(sender_.Send(MarketingEmail(), "sent-1", config_).sent());
+  sink_->FailNext(1, 451);
+  ASSERT_FALSE(sender_.Send(MarketingEmail(), "refused-1", config_).sent());
+
+  EXPECT_EQ(sender_.Lookup(MarketingEmail(), "sent-1", config_).outcome, LookupOutcome::kFound);
+  EXPECT_EQ(sender_.Lookup(MarketingEmail(), "refused-1", config_).outcome,
+            LookupOutcome::kNotFound);
+  EXPECT_EQ(sender_.Lookup(MarketingEmail(), "never", config_).outcome, LookupOutcome::kNotFound);
+  EXPECT_EQ(sink_->AcceptedKeyCounts(), (std::map<std::string, int>{{"sent-1", 1}}));
+  EXPECT_EQ(sink_->lookup_requests().size(), 3u);
+}
+
+// A slow sink records the message, then waits before its 250: the client still gets it.
+TEST_F(EmailTest, SlowSinkRepliesAfterItsDelay) {
+  SmtpSinkOptions options;
+  options.reply_delay = std::chrono::milliseconds(30);
+  StartSink(std::move(options));
+
+  SendResult r = sender_.Send(MarketingEmail(), "slow-1", config_);
+
+  EXPECT_EQ(r.outcome, Outcome::kSent) << r.reason;
+  EXPECT_EQ(sink_->AcceptedKeyCounts(), (std::map<std::string, int>{{"slow-1", 1}}));
 }
 
 }  // namespace

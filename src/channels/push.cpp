@@ -2,6 +2,7 @@
 
 #include "channels/classify.hpp"
 #include "channels/curl_internal.hpp"
+#include "common/crypto.hpp"
 #include "common/json.hpp"
 
 namespace xoal::channels {
@@ -19,8 +20,16 @@ SendResult OAuthFailure(SendResult r) {
   return r;
 }
 
-std::string FcmBody(const PushMessage& message) {
+std::string FcmBody(const PushMessage& message, std::string_view idempotency_key) {
   json::object m{{"token", message.device_token}};
+  // FCM takes no idempotency key. A collapse id per message makes a repeated send (an attempt
+  // that a crash left in doubt, sent again) replace the first on the device instead of showing
+  // twice: Android collapse_key, APNs apns-collapse-id (at most 64 bytes), Web Push Topic (at
+  // most 32 characters of the URL-safe base64 alphabet, which hex is part of).
+  std::string collapse = CollapseIdFor(idempotency_key);
+  m["android"] = json::object{{"collapse_key", collapse}};
+  m["apns"] = json::object{{"headers", json::object{{"apns-collapse-id", collapse}}}};
+  m["webpush"] = json::object{{"headers", json::object{{"Topic", collapse}}}};
   if (!message.title.empty() || !message.body.empty()) {
     m["notification"] = json::object{{"title", message.title}, {"body", message.body}};
   }
@@ -44,6 +53,10 @@ int64_t ExpiresIn(std::string_view body) {
 }
 
 }  // namespace
+
+std::string CollapseIdFor(std::string_view idempotency_key) {
+  return Sha256Hex(idempotency_key).substr(0, 32);
+}
 
 FcmPushSender::TokenOrFailure FcmPushSender::FetchToken(const PushConfig& config) {
   TokenOrFailure out;
@@ -109,7 +122,7 @@ SendResult FcmPushSender::SendWithToken(const PushMessage& message,
   call.headers = {{"Content-Type", "application/json; charset=utf-8"},
                   {"Authorization", "Bearer " + access_token},
                   {"X-Xoal-Idempotency-Key", std::string(idempotency_key)}};
-  call.body = FcmBody(message);
+  call.body = FcmBody(message, idempotency_key);
   call.timeouts = config.timeouts;
   detail::HttpResponse response = detail::PerformHttp(call);
 

@@ -43,6 +43,11 @@ class PushSender {
                           const PushConfig& config) = 0;
 };
 
+// The collapse id every send of a message carries (FCM android.collapse_key, APNs
+// apns-collapse-id, Web Push Topic): the first 32 hex digits of SHA-256 of the idempotency key,
+// so a repeated send replaces the first notification on the device. Pure.
+std::string CollapseIdFor(std::string_view idempotency_key);
+
 inline constexpr std::string_view kFcmScope = "https://www.googleapis.com/auth/firebase.messaging";
 
 class FcmPushSender final : public PushSender {

@@ -163,10 +163,37 @@ TEST_F(PushTest, SendsFcmV1MessageWithBearerToken) {
   EXPECT_EQ(send.Header("Authorization"), "Bearer ya29.test-1");
   EXPECT_EQ(send.Header("X-Xoal-Idempotency-Key"), "msg-2");
   json::object body = JsonObject(send.body);
+  // The collapse ids are sha256("msg-2")[:32]: the same on every attempt of the message.
   json::object expected = JsonObject(R"({"message": {"token": "device-token-abc",
       "notification": {"title": "Your order shipped", "body": "Zoë, it arrives Friday"},
-      "data": {"order_id": "o-17", "deep_link": "app://orders/o-17"}}})");
+      "data": {"order_id": "o-17", "deep_link": "app://orders/o-17"},
+      "android": {"collapse_key": "95a0deee3cd5e09eb02e66df7e744cc3"},
+      "apns": {"headers": {"apns-collapse-id": "95a0deee3cd5e09eb02e66df7e744cc3"}},
+      "webpush": {"headers": {"Topic": "95a0deee3cd5e09eb02e66df7e744cc3"}}}})");
   EXPECT_EQ(body, expected);
+}
+
+// A repeated send of one message (an in-doubt attempt sent again after a crash) carries the same
+// collapse ids, so the device replaces the first notification; another message gets others.
+TEST_F(PushTest, RepeatedSendCarriesTheSameCollapseIds) {
+  ASSERT_TRUE(sender_.Send(Message(), "msg-7", config_).sent());
+  ASSERT_TRUE(sender_.Send(Message(), "msg-7", config_).sent());
+  ASSERT_TRUE(sender_.Send(Message(), "msg-8", config_).sent());
+
+  auto requests = fcm_.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  auto collapse = [&](size_t i, const char* pointer) {
+    json::value v = json::value(JsonObject(requests[i].body));
+    return std::string(v.at_pointer(pointer).as_string());
+  };
+  for (const char* p : {"/message/android/collapse_key", "/message/apns/headers/apns-collapse-id",
+                        "/message/webpush/headers/Topic"}) {
+    EXPECT_EQ(collapse(0, p), CollapseIdFor("msg-7")) << p;
+    EXPECT_EQ(collapse(1, p), CollapseIdFor("msg-7")) << p;
+    EXPECT_EQ(collapse(2, p), CollapseIdFor("msg-8")) << p;
+  }
+  EXPECT_NE(CollapseIdFor("msg-7"), CollapseIdFor("msg-8"));
+  EXPECT_EQ(CollapseIdFor("msg-7").size(), 32u);  // Web Push Topic: at most 32 characters
 }
 
 TEST_F(PushTest, DataOnlyMessageHasNoNotification) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <utility>
+#include <vector>
 
 #include "channels/jwt.hpp"
 
@@ -97,6 +99,12 @@ Status CheckUrlPart(const std::string& value, std::string_view forbidden,
 constexpr std::string_view kHostForbidden = " /?#@%\\";
 constexpr std::string_view kSegmentForbidden = " /?#%\\";
 
+std::string Text(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().get_string())
+                                                  : std::string();
+}
+
 const json::object* ObjectMember(const json::object* o, std::string_view name) {
   if (!o) return nullptr;
   auto it = o->find(name);
@@ -135,15 +143,53 @@ Result<json::object> ValidateSmtp(const json::object& body, const json::object* 
       {"host", host}, {"port", port}, {"tls", tls}, {"username", username}, {"password", password}};
 }
 
+// lookup_headers: header name to value, every value write-only. Absent or null keeps the stored
+// headers; a masked value keeps that header's stored value; {} removes them all.
+Result<json::object> ValidateLookupHeaders(const json::object& body, const json::object* previous) {
+  auto it = body.find("lookup_headers");
+  const json::object* stored = ObjectMember(previous, "lookup_headers");
+  if (it == body.end() || it->value().is_null()) return stored ? *stored : json::object();
+  if (!it->value().is_object()) {
+    return Status::InvalidArgument("lookup_headers must be an object of header names to values",
+                                   "lookup_headers");
+  }
+  json::object headers;
+  for (const auto& [name, v] : it->value().get_object()) {
+    XOAL_ASSIGN_OR_RETURN(auto value,
+                          SecretMember(it->value().get_object(), name, "lookup_headers", stored,
+                                       /*required=*/true));
+    headers[name] = value;
+  }
+  return headers;
+}
+
+// The provider lookup that settles a send a crash interrupted (docs/messaging.md "Crashes and
+// duplicates"): members added to `out` only when lookup_url is set.
+Status ValidateLookup(const json::object& body, const json::object* previous, json::object& out) {
+  XOAL_ASSIGN_OR_RETURN(auto url, StringMember(body, "lookup_url", "", ""));
+  if (url.empty()) return Status::Ok();
+  XOAL_ASSIGN_OR_RETURN(auto headers, ValidateLookupHeaders(body, previous));
+  std::vector<std::pair<std::string, std::string>> list;
+  for (const auto& [name, v] : headers) {
+    list.emplace_back(std::string(name), std::string(v.get_string()));  // SecretMember: strings
+  }
+  XOAL_RETURN_IF_ERROR(channels::ValidateEmailLookup(url, list));
+  out["lookup_url"] = url;
+  out["lookup_headers"] = std::move(headers);
+  return Status::Ok();
+}
+
 Result<json::object> ValidateEmail(const json::object& body, const json::object* previous) {
-  XOAL_RETURN_IF_ERROR(OnlyMembers(body, {"from", "smtp"}, ""));
+  XOAL_RETURN_IF_ERROR(OnlyMembers(body, {"from", "smtp", "lookup_url", "lookup_headers"}, ""));
   XOAL_ASSIGN_OR_RETURN(auto from, StringMember(body, "from", ""));
   if (from.find('@') == std::string::npos || from.find_first_of("\r\n") != std::string::npos) {
     return Status::InvalidArgument("from must be a mailbox such as News <news@example.com>",
                                    "from");
   }
   XOAL_ASSIGN_OR_RETURN(auto smtp, ValidateSmtp(body, previous));
-  return json::object{{"from", from}, {"smtp", std::move(smtp)}};
+  json::object out{{"from", from}, {"smtp", std::move(smtp)}};
+  XOAL_RETURN_IF_ERROR(ValidateLookup(body, previous, out));
+  return out;
 }
 
 Result<json::object> ValidateSms(const json::object& body, const json::object* previous) {
@@ -195,12 +241,6 @@ Result<json::object> ValidateWebhook(const json::object& body, const json::objec
   XOAL_RETURN_IF_ERROR(OnlyMembers(body, {"secret"}, ""));
   XOAL_ASSIGN_OR_RETURN(auto secret, SecretMember(body, "secret", "", previous, true));
   return json::object{{"secret", secret}};
-}
-
-std::string Text(const json::object& o, std::string_view name) {
-  auto it = o.find(name);
-  return it != o.end() && it->value().is_string() ? std::string(it->value().get_string())
-                                                  : std::string();
 }
 
 void MaskMember(json::object& o, std::string_view name) {
@@ -263,6 +303,10 @@ json::object ChannelConfigToJson(Channel channel, const json::object& stored) {
       if (auto it = out.find("smtp"); it != out.end() && it->value().is_object()) {
         MaskMember(it->value().as_object(), "password");
       }
+      if (auto it = out.find("lookup_headers"); it != out.end() && it->value().is_object()) {
+        json::object& headers = it->value().as_object();
+        for (const auto& [name, v] : headers) MaskMember(headers, name);
+      }
       break;
     case Channel::kSms:
       MaskMember(out, "auth_token");
@@ -298,6 +342,12 @@ Result<channels::EmailConfig> EmailConfigFrom(const json::object& stored) {
                          : channels::SmtpTls::kStartTls;
   c.username = Text(s, "username");
   c.password = Text(s, "password");
+  c.lookup_url = Text(stored, "lookup_url");
+  if (const json::object* headers = ObjectMember(&stored, "lookup_headers")) {
+    for (const auto& [name, v] : *headers) {
+      if (v.is_string()) c.lookup_headers.emplace_back(name, std::string(v.get_string()));
+    }
+  }
   return c;
 }
 

@@ -87,6 +87,18 @@ channels::SendResult SendVia(Sender& sender, const Message& message, const std::
   return sender.Send(message, key, *config);
 }
 
+std::string_view LookupOutcomeName(channels::LookupOutcome outcome) {
+  switch (outcome) {
+    case channels::LookupOutcome::kFound:
+      return "found";
+    case channels::LookupOutcome::kNotFound:
+      return "not_found";
+    case channels::LookupOutcome::kUndecided:
+      return "undecided";
+  }
+  return "undecided";
+}
+
 json::object AnswerJson(const channels::SendResult& r, int attempt) {
   json::object a{{"attempt", attempt},    {"outcome", channels::OutcomeName(r.outcome)},
                  {"reason", r.reason},    {"status", r.answer.status},
@@ -268,7 +280,8 @@ json::object OutboxMessageToJson(const store::OutboxMessage& m) {
        m.provider_message_id.empty() ? json::value(nullptr) : json::value(m.provider_message_id)},
       {"last_answer", m.last_answer.empty() ? json::value(nullptr) : json::value(m.last_answer)},
       {"skip_reason", m.skip_reason.empty() ? json::value(nullptr) : json::value(m.skip_reason)},
-      {"planned_at", FormatIsoTime(m.planned_at)}};
+      {"planned_at", FormatIsoTime(m.planned_at)},
+      {"in_doubt", m.in_doubt}};
 }
 
 Outbox::Outbox(store::Store& store, const Clock& clock, Senders senders, Metrics* metrics,
@@ -317,6 +330,7 @@ Result<int> Outbox::Recover() {
         after = m.seq;
         m.status = "queued";
         m.recoveries += 1;
+        m.in_doubt = true;
         m.next_attempt_at = now;
         m.updated_at = now;
         m.last_answer =
@@ -326,8 +340,9 @@ Result<int> Outbox::Recover() {
                          {"status", 0},
                          {"body", ""},
                          {"error",
-                          "the server stopped during this attempt; re-sent under the same "
-                          "idempotency key"}};
+                          "the server stopped during this attempt; in doubt until the provider "
+                          "is asked (email with a lookup_url) or it is sent again under the "
+                          "same idempotency key"}};
         XOAL_RETURN_IF_ERROR(txn.UpdateOutboxMessage(m));
         spdlog::info(
             "message_reconciled message_id={} project_id={} customer_id={} channel={} "
@@ -467,20 +482,54 @@ void Outbox::Deliver(store::OutboxMessage m) {
     XOAL_ASSIGN_OR_RETURN(config, txn.GetChannelConfig(m.project_id, m.channel));
     return Status::Ok();
   });
-  channels::SendResult r;
+  Attempt attempt;
+  channels::SendResult& r = attempt.result;
   if (!st.ok()) {
     // The attempt is recorded as started; a temporary outcome retries it.
     r.outcome = channels::Outcome::kTemporaryFailure;
     r.reason = "store_unavailable";
     r.answer.error = "could not read the channel configuration";
+    attempt.in_doubt = m.in_doubt;  // nothing was sent or asked: still as unknown as before
   } else if (!config || !channel) {
     r.outcome = channels::Outcome::kPermanentFailure;
     r.reason = "channel_not_configured";
     r.answer.error = "the project has no " + m.channel + " channel configured";
+    attempt.in_doubt = m.in_doubt;
+  } else if (m.in_doubt && *channel == Channel::kEmail) {
+    attempt = SendInDoubtEmail(m, *config);
   } else {
     r = Send(m, *config);
   }
-  RecordOutcome(std::move(m), r);
+  RecordOutcome(std::move(m), attempt);
+}
+
+Outbox::Attempt Outbox::SendInDoubtEmail(const store::OutboxMessage& m,
+                                         const json::object& config) {
+  auto email = EmailConfigFrom(config);
+  if (!email.ok() || email->lookup_url.empty()) {
+    // Nothing to ask: sent again under the same Message-ID (docs/messaging.md says what that
+    // means for the recipient).
+    return Attempt{Send(m, config)};
+  }
+  channels::LookupResult lookup = senders_.email.Lookup(EmailFrom(m), m.idempotency_key, *email);
+  spdlog::info(
+      "message_lookup message_id={} project_id={} customer_id={} channel={} attempt={} "
+      "outcome={} reason={} status={}",
+      m.id, m.project_id, m.usid, m.channel, m.attempts, LookupOutcomeName(lookup.outcome),
+      lookup.result.reason, lookup.result.answer.status);
+  switch (lookup.outcome) {
+    case channels::LookupOutcome::kFound:
+      Count("xoal_messages_lookup_found_total");
+      return Attempt{lookup.result, /*in_doubt=*/false, /*reconciled=*/true};
+    case channels::LookupOutcome::kNotFound:
+      Count("xoal_messages_lookup_not_found_total");
+      return Attempt{Send(m, config)};
+    case channels::LookupOutcome::kUndecided:
+      break;
+  }
+  // Never send while undecided: the provider may have it. Retried with the usual back-off.
+  Count("xoal_messages_lookup_undecided_total");
+  return Attempt{lookup.result, /*in_doubt=*/true, /*reconciled=*/false};
 }
 
 channels::SendResult Outbox::Send(const store::OutboxMessage& m, const json::object& config) {
@@ -500,10 +549,14 @@ channels::SendResult Outbox::Send(const store::OutboxMessage& m, const json::obj
   return ConfigFailure(Status::InvalidArgument("unknown channel"));
 }
 
-void Outbox::RecordOutcome(store::OutboxMessage m, const channels::SendResult& r) {
+void Outbox::RecordOutcome(store::OutboxMessage m, const Attempt& attempt) {
+  const channels::SendResult& r = attempt.result;
   SystemTime now = clock_.SystemNow();
   bool retry = r.retryable() && m.attempts < options_.max_attempts;
   m.last_answer = AnswerJson(r, m.attempts);
+  // "reconciled": sent, as the provider's lookup showed, without a send of ours this attempt.
+  if (attempt.reconciled) m.last_answer["outcome"] = "reconciled";
+  m.in_doubt = attempt.in_doubt;
   m.updated_at = now;
   if (r.sent()) {
     m.status = "sent";

@@ -7,9 +7,11 @@
 // the customer, so segments can use engagement.
 //
 // Crash safety: a message is never sent without a committed record of the attempt. Recover(),
-// called once before Start(), re-queues messages a crash left `sending`; they are sent again
-// under the same idempotency key (providers that honour the key drop the duplicate) and the
-// recovery is counted on the message and logged.
+// called once before Start(), re-queues messages a crash left `sending` as `in_doubt` and counts
+// the recovery. A worker that claims an in-doubt email whose channel has a lookup_url asks the
+// provider first (found: recorded sent, not sent again; not found: sent; undecided: retried
+// later, unsent); other in-doubt messages are sent again under the same idempotency key, which
+// SMS and webhook receivers de-duplicate on and push turns into the same collapse id.
 //
 // Thread-safe. Time comes only from the injected Clock; Wake() makes idle workers re-read it
 // (tests move a fake clock, then wake).
@@ -113,7 +115,8 @@ class Outbox {
   Result<EnqueueResult> Enqueue(const EnqueueRequest& request);
 
   // Re-queues every message left `sending` (an attempt interrupted by a crash), due now, with
-  // `recoveries` counted. Returns how many. Requires: called before Start().
+  // `recoveries` counted and `in_doubt` set. Asks no provider (startup must not wait on one):
+  // the workers do. Returns how many. Requires: called before Start().
   Result<int> Recover();
   // Starts the workers. Requires: not started.
   void Start();
@@ -131,9 +134,19 @@ class Outbox {
   // Takes the earliest due message: records the attempt and returns it, or, when the customer
   // unsubscribed or the address was suppressed while it waited, marks it skipped.
   Result<Claimed> Claim();
+  // One attempt as RecordOutcome stores it.
+  struct Attempt {
+    channels::SendResult result;
+    bool in_doubt = false;    // the provider could not say whether it has the message: unsent
+    bool reconciled = false;  // the provider has it: recorded sent without sending
+  };
   void Deliver(store::OutboxMessage m);
   channels::SendResult Send(const store::OutboxMessage& m, const json::object& config);
-  void RecordOutcome(store::OutboxMessage m, const channels::SendResult& r);
+  // Requires: m.in_doubt, an email. Asks the provider's lookup API when the channel has one:
+  // found is reconciled, not found is sent, undecided stays in doubt unsent. Without a
+  // lookup_url it sends again under the same Message-ID.
+  Attempt SendInDoubtEmail(const store::OutboxMessage& m, const json::object& config);
+  void RecordOutcome(store::OutboxMessage m, const Attempt& attempt);
   void Count(const char* name);
 
   // Constant after construction.

@@ -196,6 +196,14 @@ CREATE INDEX runs_by_goal ON workflow_runs(goal_at) WHERE goal_at IS NOT NULL AN
 CREATE TABLE workflow_send_counts(
   workflow_id TEXT PRIMARY KEY, minute INTEGER NOT NULL, sent INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // Version 11: messages whose last attempt a crash interrupted ("in doubt"), so the outbox can
+    // ask the provider before sending them again. Messages an older version already re-queued
+    // after a crash are in doubt too.
+    R"sql(
+ALTER TABLE outbox_messages ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox_messages SET in_doubt = 1 WHERE status = 'sending' OR
+  (status = 'queued' AND json_extract(last_answer, '$.outcome') = 'interrupted');
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -367,10 +375,10 @@ constexpr const char* kCustomerColumns =
 
 // The columns ReadOutboxMessage reads, as a literal prefix (the statement cache is keyed by the
 // literal's address, so the full SQL text must be a literal).
-#define XOAL_SELECT_OUTBOX                                                                  \
-  "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "           \
-  "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, " \
-  "attempt_started_at, provider_message_id, last_answer, skip_reason, planned_at "          \
+#define XOAL_SELECT_OUTBOX                                                                   \
+  "SELECT seq, project_id, id, usid, channel, status, content, idempotency_key, "            \
+  "transactional, attempts, recoveries, created_at, updated_at, sent_at, next_attempt_at, "  \
+  "attempt_started_at, provider_message_id, last_answer, skip_reason, planned_at, in_doubt " \
   "FROM outbox_messages "
 
 #define XOAL_SELECT_BROADCAST                                                                   \
@@ -1171,6 +1179,7 @@ class SqliteReads : public Base {
     m.last_answer = s.Object(17);
     m.skip_reason = s.Text(18);
     m.planned_at = s.Time(19);
+    m.in_doubt = s.Int(20) != 0;
     return m;
   }
 
@@ -1523,7 +1532,7 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
         "INSERT INTO outbox_messages(project_id, id, usid, channel, status, content, "
         "idempotency_key, transactional, attempts, recoveries, created_at, updated_at, sent_at, "
         "next_attempt_at, attempt_started_at, provider_message_id, last_answer, skip_reason, "
-        "planned_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "planned_at, in_doubt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.Bind(1, m.project_id).Bind(2, m.id).Bind(3, m.usid).Bind(4, m.channel).Bind(5, m.status);
     s.Bind(6, m.content).Bind(7, m.idempotency_key);
     s.Bind(8, static_cast<int64_t>(m.transactional ? 1 : 0));
@@ -1531,7 +1540,7 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     s.Bind(11, m.created_at).Bind(12, m.updated_at).Bind(13, m.sent_at);
     s.Bind(14, m.next_attempt_at).Bind(15, m.attempt_started_at);
     s.Bind(16, m.provider_message_id).Bind(17, m.last_answer).Bind(18, m.skip_reason);
-    s.Bind(19, m.planned_at);
+    s.Bind(19, m.planned_at).Bind(20, static_cast<int64_t>(m.in_doubt ? 1 : 0));
     XOAL_RETURN_IF_ERROR(s.Exec("insert outbox message"));
     m.seq = sqlite3_last_insert_rowid(c_.db());
     return Status::Ok();
@@ -1541,11 +1550,13 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
     auto s = c_.Prepare(
         "UPDATE outbox_messages SET status = ?, attempts = ?, recoveries = ?, updated_at = ?, "
         "sent_at = ?, next_attempt_at = ?, attempt_started_at = ?, provider_message_id = ?, "
-        "last_answer = ?, skip_reason = ? WHERE project_id = ? AND id = ?");
+        "last_answer = ?, skip_reason = ?, in_doubt = ? WHERE project_id = ? AND id = ?");
     s.Bind(1, m.status).Bind(2, static_cast<int64_t>(m.attempts));
     s.Bind(3, static_cast<int64_t>(m.recoveries)).Bind(4, m.updated_at).Bind(5, m.sent_at);
     s.Bind(6, m.next_attempt_at).Bind(7, m.attempt_started_at).Bind(8, m.provider_message_id);
-    s.Bind(9, m.last_answer).Bind(10, m.skip_reason).Bind(11, m.project_id).Bind(12, m.id);
+    s.Bind(9, m.last_answer).Bind(10, m.skip_reason);
+    s.Bind(11, static_cast<int64_t>(m.in_doubt ? 1 : 0));
+    s.Bind(12, m.project_id).Bind(13, m.id);
     XOAL_RETURN_IF_ERROR(s.Exec("update outbox message"));
     return Changed() ? Status::Ok() : Status::NotFound("no such message");
   }

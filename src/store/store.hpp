@@ -184,6 +184,9 @@ struct OutboxMessage {
   json::object last_answer;  // outcome, reason, status, body, error of the last attempt
   std::string skip_reason;   // set when status is skipped (messaging/policy.hpp names them)
   SystemTime planned_at;     // when the outbox first planned to send it (counts frequency caps)
+  // A crash interrupted an attempt, so the provider may have the message already: the outbox
+  // asks the provider (where it can) before sending it again. Cleared by a decided attempt.
+  bool in_doubt = false;
 };
 
 // One broadcast (docs/broadcasts.md): its definition as the API validated it, its status, and

@@ -3,9 +3,10 @@
 //
 // While the broadcast is being enqueued the SMTP sink answers 451 (a temporary failure) to every
 // message, so nothing is accepted before the kill: what is checked is the broadcast engine's
-// resumption, not the outbox's own crash window (an email in flight at a kill may be sent again;
-// messaging_crash_test.cpp covers that). After the restart the sink accepts, the clock moves past
-// the retry back-off, and every recipient must be accepted exactly once.
+// resumption, not the outbox's own crash window (an email in flight at a kill is looked up
+// before it is sent again; messaging_crash_test.cpp covers that). After the restart the sink
+// accepts, the clock moves past the retry back-off, and every recipient must be accepted exactly
+// once.
 #include <iostream>
 #include <map>
 #include <set>

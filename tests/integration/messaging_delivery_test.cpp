@@ -153,6 +153,12 @@ TEST_F(MessagingDeliveryTest, PushExchangesTokenAndPostsFcmJson) {
   EXPECT_EQ(JsonAt(sent, "/message/notification/title"), "\"Shipped\"");
   EXPECT_EQ(JsonAt(sent, "/message/notification/body"), "\"Ann, it arrives Friday\"");
   EXPECT_EQ(JsonAt(sent, "/message/data/order"), "\"o-17\"");
+  // FCM takes no idempotency key: the collapse ids, derived from ours, let a repeat replace the
+  // first notification on the device.
+  std::string collapse = "\"" + Sha256Hex(Str(m, "idempotency_key")).substr(0, 32) + "\"";
+  EXPECT_EQ(JsonAt(sent, "/message/android/collapse_key"), collapse);
+  EXPECT_EQ(JsonAt(sent, "/message/apns/headers/apns-collapse-id"), collapse);
+  EXPECT_EQ(JsonAt(sent, "/message/webpush/headers/Topic"), collapse);
   EXPECT_EQ(Str(m, "provider_message_id"), "projects/proj-1/messages/0:1");
 }
 

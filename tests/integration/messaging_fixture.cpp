@@ -49,10 +49,30 @@ void MessagingTest::SetUp() {
   XoalTest::SetUp();
 }
 
-void MessagingTest::ConfigureEmail() {
-  json::object body{
+namespace {
+
+json::object EmailChannel(uint16_t smtp_port) {
+  return json::object{
       {"from", "News <news@example.com>"},
-      {"smtp", json::object{{"host", "127.0.0.1"}, {"port", smtp_.port()}, {"tls", "none"}}}};
+      {"smtp", json::object{{"host", "127.0.0.1"}, {"port", smtp_port}, {"tls", "none"}}}};
+}
+
+}  // namespace
+
+void MessagingTest::ConfigureEmail() {
+  EXPECT_TRUE(
+      HasStatus(http_->Put("/api/v1/channels/email", EmailChannel(smtp_.port()), key()), 200));
+}
+
+void MessagingTest::ConfigureEmailWithLookup(const std::string& lookup_url,
+                                             const json::object& lookup_headers) {
+  if (lookup_url.empty() && !smtp_lookup_started_) {
+    ASSERT_TRUE(smtp_.StartLookup().ok());
+    smtp_lookup_started_ = true;
+  }
+  json::object body = EmailChannel(smtp_.port());
+  body["lookup_url"] = lookup_url.empty() ? smtp_.lookup_url() : lookup_url;
+  body["lookup_headers"] = lookup_headers;
   EXPECT_TRUE(HasStatus(http_->Put("/api/v1/channels/email", body, key()), 200));
 }
 

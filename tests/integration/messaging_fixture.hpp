@@ -24,6 +24,10 @@ class MessagingTest : public XoalTest {
 
   // PUT /api/v1/channels/{channel} pointing at the fakes; each records a test failure unless 200.
   void ConfigureEmail();
+  // ConfigureEmail plus a lookup_url (empty: the sink's lookup API, started on first use) and
+  // lookup_headers, so emails a crash left in doubt are looked up before they are sent again.
+  void ConfigureEmailWithLookup(const std::string& lookup_url = "",
+                                const json::object& lookup_headers = {});
   void ConfigureSms(const std::string& base_url);
   void ConfigureSms() { ConfigureSms(sms_.base_url()); }
   void ConfigurePush();
@@ -55,6 +59,7 @@ class MessagingTest : public XoalTest {
   channels::testing::HttpFake fcm_;
   channels::testing::HttpFake hook_;
   std::string private_key_pem_;  // a fresh RSA key for the push service account
+  bool smtp_lookup_started_ = false;
 };
 
 }  // namespace xoal::testing

@@ -57,11 +57,13 @@ bool ReadRequest(Connection& c, RecordedRequest& request) {
   return c.ReadBytes(length, request.body);
 }
 
-std::string FormDecode(std::string_view s) {
+}  // namespace
+
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned value = 0;
-    if (s[i] == '+') {
+    if (s[i] == '+' && plus_is_space) {
       out += ' ';
     } else if (s[i] == '%' && i + 2 < s.size() &&
                std::from_chars(s.data() + i + 1, s.data() + i + 3, value, 16).ec == std::errc()) {
@@ -74,8 +76,6 @@ std::string FormDecode(std::string_view s) {
   return out;
 }
 
-}  // namespace
-
 std::map<std::string, std::string> RecordedRequest::FormFields() const {
   std::map<std::string, std::string> fields;
   std::string_view rest = body;
@@ -84,7 +84,7 @@ std::map<std::string, std::string> RecordedRequest::FormFields() const {
     rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
     size_t eq = pair.find('=');
     std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    fields[FormDecode(pair.substr(0, eq))] = FormDecode(value);
+    fields[PercentDecode(pair.substr(0, eq), true)] = PercentDecode(value, true);
   }
   return fields;
 }

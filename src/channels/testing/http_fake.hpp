@@ -32,6 +32,10 @@ struct RecordedRequest {
   std::map<std::string, std::string> FormFields() const;
 };
 
+// Percent-decoding of a URL path or form value: %XX is a byte; with `plus_is_space` (forms) '+'
+// is a space.
+std::string PercentDecode(std::string_view s, bool plus_is_space);
+
 struct FakeReply {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -95,7 +96,11 @@ bool Connection::WaitForPeerClose(std::chrono::milliseconds limit) {
   while (std::chrono::steady_clock::now() - start < limit) {
     if (stop_.load()) return true;
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, kPollStepMs) > 0) {
+    // Short limits (a slow sink's few milliseconds) must not round up to a whole poll step.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        limit - (std::chrono::steady_clock::now() - start));
+    int step = static_cast<int>(std::clamp<int64_t>(left.count(), 1, kPollStepMs));
+    if (::poll(&p, 1, step) > 0) {
       char c;
       if (::recv(fd_, &c, 1, MSG_PEEK) <= 0) return true;
       // Data while we stall: keep it for later reads.

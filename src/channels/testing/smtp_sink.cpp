@@ -70,23 +70,63 @@ std::vector<SmtpReceived> SmtpSink::messages() const {
   return messages_;
 }
 
-std::map<std::string, int> SmtpSink::IdempotencyKeyCounts() const {
+std::map<std::string, int> SmtpSink::KeyCounts(bool accepted_only) const {
   std::map<std::string, int> counts;
-  for (const SmtpReceived& m : messages()) ++counts[HeaderValue(m.data, "X-Xoal-Idempotency-Key")];
+  std::lock_guard lock(mu_);
+  for (const SmtpReceived& m : messages_) {
+    if (!accepted_only || m.reply_code == 250) {
+      ++counts[HeaderValue(m.data, "X-Xoal-Idempotency-Key")];
+    }
+  }
   return counts;
 }
 
-int SmtpSink::NextReply() {
+std::map<std::string, int> SmtpSink::IdempotencyKeyCounts() const { return KeyCounts(false); }
+
+size_t SmtpSink::SetReplyDelay(std::chrono::milliseconds delay) {
   std::lock_guard lock(mu_);
+  reply_delay_ = delay;
+  return messages_.size();
+}
+
+std::map<std::string, int> SmtpSink::AcceptedKeyCounts() const { return KeyCounts(true); }
+
+Status SmtpSink::StartLookup() {
+  lookup_.SetHandler([this](const RecordedRequest& r) { return LookupReply(r); });
+  return lookup_.Start();
+}
+
+std::string SmtpSink::lookup_url() const { return lookup_.base_url() + "/messages/{message_id}"; }
+
+FakeReply SmtpSink::LookupReply(const RecordedRequest& request) const {
+  constexpr std::string_view kPrefix = "/messages/";
+  if (request.method != "GET" || !request.target.starts_with(kPrefix)) {
+    return FakeReply{404, {}, R"({"error":"no such route"})"};
+  }
+  std::string id = PercentDecode(std::string_view(request.target).substr(kPrefix.size()), false);
+  std::lock_guard lock(mu_);
+  auto it = accepted_by_message_id_.find(id);
+  if (it == accepted_by_message_id_.end()) return FakeReply{404, {}, R"({"error":"not found"})"};
+  return FakeReply{
+      200, {}, R"({"message_id":")" + id + R"(","accepted":)" + std::to_string(it->second) + "}"};
+}
+
+std::pair<int, std::chrono::milliseconds> SmtpSink::Record(SmtpReceived& received) {
+  std::lock_guard lock(mu_);
+  received.reply_code = 250;
   if (stall_count_ > 0) {
     --stall_count_;
-    return 0;
-  }
-  if (fail_count_ > 0) {
+    received.reply_code = 0;
+  } else if (fail_count_ > 0) {
     --fail_count_;
-    return fail_code_;
+    received.reply_code = fail_code_;
   }
-  return 250;
+  messages_.push_back(received);
+  if (received.reply_code != 250) return {received.reply_code, std::chrono::milliseconds(0)};
+  std::string id = HeaderValue(received.data, "Message-ID");
+  if (id.size() >= 2 && id.front() == '<' && id.back() == '>') id = id.substr(1, id.size() - 2);
+  ++accepted_by_message_id_[id];
+  return {250, reply_delay_};
 }
 
 void SmtpSink::Serve(Connection& c) {
@@ -178,19 +218,17 @@ bool SmtpSink::HandleData(Connection& c, Session& s) {
   }
   SmtpReceived received = s.current;
   received.data = std::move(data);
-  received.reply_code = NextReply();
-  {
-    std::lock_guard lock(mu_);
-    messages_.push_back(received);
-  }
+  auto [reply, delay] = Record(received);
   if (options_.on_message) options_.on_message(received);
   s.current.rcpt_to.clear();
-  switch (received.reply_code) {
+  // Accepted but not yet confirmed: a client that dies now leaves the message in doubt.
+  if (delay.count() > 0 && c.WaitForPeerClose(delay)) return false;
+  switch (reply) {
     case 0:
       c.WaitForPeerClose(kStallLimit);
       return false;
     case 250:
-      return c.Write("250 2.0.0 Ok: queued as Q" + std::to_string(messages().size()) + "\r\n");
+      return c.Write("250 2.0.0 Ok: queued as Q" + std::to_string(message_count()) + "\r\n");
     default:
       return c.Write(std::to_string(received.reply_code) + (received.reply_code < 500
                                                                 ? " 4.3.0 Try again later\r\n"

@@ -1,15 +1,20 @@
 // SmtpSink: a small SMTP server on 127.0.0.1 (port chosen by the kernel) that speaks enough of
 // RFC 5321 for libcurl (EHLO/HELO, AUTH PLAIN and LOGIN, MAIL FROM, RCPT TO, DATA, RSET, NOOP,
 // QUIT) and records every message it receives. It can refuse the next messages with a given
-// reply, or stall after their data. No STARTTLS. Test support only; thread-safe.
+// reply, stall after their data, or be slow: wait between recording a message and its 250, the
+// window in which a client that dies leaves the message sent but unconfirmed. StartLookup()
+// adds the message-lookup API a provider offers (GET /messages/{message_id}), which the outbox
+// asks about such messages. No STARTTLS. Test support only; thread-safe.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "channels/testing/http_fake.hpp"
 #include "channels/testing/loopback.hpp"
 #include "common/status.hpp"
 
@@ -32,6 +37,9 @@ struct SmtpSinkOptions {
   std::string password;
   // Called (on the sink's thread) with each message once it is recorded; may be empty.
   std::function<void(const SmtpReceived&)> on_message;
+  // A slow sink: the wait between recording an accepted message and writing its 250 (cut short
+  // when the client hangs up, which then gets no reply). SetReplyDelay() changes it.
+  std::chrono::milliseconds reply_delay{0};
 };
 
 class SmtpSink {
@@ -46,8 +54,21 @@ class SmtpSink {
   // The next `count` messages get `code` (451 or 550, say) instead of 250 after their data.
   void FailNext(int count, int code);
   // The next `count` messages get no reply after their data: the sink waits (bounded) until the
-  // client hangs up, as a server that has hung would.
+  // client hangs up, as a server that has hung would. They count as not accepted.
   void StallNext(int count);
+  // The reply delay of messages recorded from now on (see SmtpSinkOptions::reply_delay).
+  // Returns how many messages were recorded before: the next one is the first to wait so.
+  size_t SetReplyDelay(std::chrono::milliseconds delay);
+
+  // Starts the lookup API on another loopback port: GET /messages/{message_id} (the Message-ID
+  // without angle brackets, percent-encoded) answers 200 {"message_id": ..., "accepted": n}
+  // when the sink accepted that message (250, or 250 about to be written when the client hung
+  // up), else 404. Errors: kInternal when it cannot listen.
+  Status StartLookup();
+  // The template for the email channel's lookup_url. Requires: StartLookup() succeeded.
+  std::string lookup_url() const;
+  // The lookup requests received, in order.
+  std::vector<RecordedRequest> lookup_requests() const { return lookup_.requests(); }
 
   // Every message that reached the end of DATA, in order, accepted or not.
   std::vector<SmtpReceived> messages() const;
@@ -55,22 +76,30 @@ class SmtpSink {
   size_t message_count() const;
   // How many messages carried each X-Xoal-Idempotency-Key header value.
   std::map<std::string, int> IdempotencyKeyCounts() const;
+  // The same for accepted messages only (reply 250, written or about to be).
+  std::map<std::string, int> AcceptedKeyCounts() const;
 
  private:
   struct Session;
   void Serve(Connection& connection);
   bool HandleAuth(Connection& c, const std::string& line, Session& s);
   bool HandleData(Connection& c, Session& s);
-  // The reply to the message just received; 0 means stall.
-  int NextReply();
+  // Records `received` with its reply (0 means stall) and returns them with the reply delay.
+  std::pair<int, std::chrono::milliseconds> Record(SmtpReceived& received);
+  FakeReply LookupReply(const RecordedRequest& request) const;
+  std::map<std::string, int> KeyCounts(bool accepted_only) const;
 
   const SmtpSinkOptions options_;
   LoopbackServer server_;
   mutable std::mutex mu_;
-  int fail_count_ = 0;                  // guarded by mu_
-  int fail_code_ = 0;                   // guarded by mu_
-  int stall_count_ = 0;                 // guarded by mu_
-  std::vector<SmtpReceived> messages_;  // guarded by mu_
+  int fail_count_ = 0;                                           // guarded by mu_
+  int fail_code_ = 0;                                            // guarded by mu_
+  int stall_count_ = 0;                                          // guarded by mu_
+  std::chrono::milliseconds reply_delay_{options_.reply_delay};  // guarded by mu_
+  std::vector<SmtpReceived> messages_;                           // guarded by mu_
+  // Accepted messages by Message-ID (without angle brackets), for the lookup API.
+  std::map<std::string, int> accepted_by_message_id_;  // guarded by mu_
+  HttpFake lookup_;
 };
 
 }  // namespace xoal::channels::testing
