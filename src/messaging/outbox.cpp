@@ -183,6 +183,15 @@ Status RecordEngagementEvent(store::WriteTxn& txn, const store::OutboxMessage& m
   return st.code() == StatusCode::kAlreadyExists ? Status::Ok() : st;
 }
 
+// Whether an email attempt ended with no final reply from the server once connected (a timeout,
+// a lost connection): the server may have accepted the data, so the message is in doubt and its
+// next attempt asks the provider first (docs/messaging.md). A refused connection or an SMTP
+// reply leaves no doubt.
+bool LostAfterConnecting(Channel channel, const channels::SendResult& r) {
+  return channel == Channel::kEmail && r.outcome == channels::Outcome::kTemporaryFailure &&
+         (r.reason == "timeout" || r.reason == "connection_lost");
+}
+
 }  // namespace
 
 Result<EnqueueResult> EnqueueInTxn(store::WriteTxn& txn, const EnqueueRequest& request,
@@ -499,6 +508,7 @@ void Outbox::Deliver(store::OutboxMessage m) {
     attempt = SendInDoubtEmail(m, *config);
   } else {
     r = Send(m, *config);
+    attempt.in_doubt = LostAfterConnecting(*channel, r);
   }
   RecordOutcome(std::move(m), attempt);
 }
@@ -521,9 +531,12 @@ Outbox::Attempt Outbox::SendInDoubtEmail(const store::OutboxMessage& m,
     case channels::LookupOutcome::kFound:
       Count("xoal_messages_lookup_found_total");
       return Attempt{lookup.result, /*in_doubt=*/false, /*reconciled=*/true};
-    case channels::LookupOutcome::kNotFound:
+    case channels::LookupOutcome::kNotFound: {
       Count("xoal_messages_lookup_not_found_total");
-      return Attempt{Send(m, config)};
+      Attempt sent{Send(m, config)};
+      sent.in_doubt = LostAfterConnecting(Channel::kEmail, sent.result);
+      return sent;
+    }
     case channels::LookupOutcome::kUndecided:
       break;
   }

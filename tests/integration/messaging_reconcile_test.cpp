@@ -106,6 +106,33 @@ TEST_F(MessagingReconcileTest, InDoubtEmailNotFoundAtProviderIsSentOnce) {
   EXPECT_EQ(lookups[0].target, LookupPath());
 }
 
+// No crash needed: a connection lost after the data (the sink accepts the message, then hangs up
+// before its 250) leaves the email in doubt, and the retry asks the provider, finds it, and sends
+// nothing more.
+TEST_F(MessagingReconcileTest, ConnectionLostAfterDataIsInDoubtAndReconciled) {
+  ConfigureLookup();
+  Ann();
+  smtp_.DropNext(1);
+
+  std::string id = EnqueueOrFail(
+      json::object{{"customer", json::object{{"user_id", "ann-1"}}},
+                   {"channel", "email"},
+                   {"idempotency_key", kKey},
+                   {"transactional", true},
+                   {"message", json::object{{"subject", "Receipt"}, {"text", "Thanks"}}}});
+  json::value lost = WaitForStatus(id, "queued", 1);
+  AdvanceClock(std::chrono::hours(1));
+  json::value m = WaitForStatus(id, "sent", 2);
+
+  EXPECT_EQ(JsonAt(lost, "/last_answer/reason"), "\"connection_lost\"");
+  EXPECT_EQ(JsonAt(lost, "/in_doubt"), "true");
+  EXPECT_EQ(JsonAt(m, "/last_answer/outcome"), "\"reconciled\"");
+  EXPECT_EQ(JsonAt(m, "/recoveries"), "0");
+  EXPECT_EQ(smtp_.message_count(), 1u);
+  EXPECT_EQ(smtp_.AcceptedKeyCounts(), (std::map<std::string, int>{{kKey, 1}}));
+  EXPECT_EQ(smtp_.lookup_requests().size(), 1u);
+}
+
 // 500, 429 with Retry-After and connection refused decide nothing: the message stays queued and
 // in doubt with the usual back-off, and nothing reaches the sink until a lookup finds it.
 TEST_F(MessagingReconcileTest, UndecidedLookupSendsNothingAndBacksOff) {

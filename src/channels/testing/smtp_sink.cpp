@@ -9,6 +9,8 @@ namespace xoal::channels::testing {
 namespace {
 
 constexpr std::chrono::milliseconds kStallLimit{30000};
+// Record()'s reply for an accepted message whose 250 is never written.
+constexpr int kHangUp = -1;
 constexpr size_t kMaxMessageBytes = 10 * 1024 * 1024;
 
 std::string Upper(std::string s) {
@@ -58,6 +60,11 @@ void SmtpSink::FailNext(int count, int code) {
 void SmtpSink::StallNext(int count) {
   std::lock_guard lock(mu_);
   stall_count_ = count;
+}
+
+void SmtpSink::DropNext(int count) {
+  std::lock_guard lock(mu_);
+  drop_count_ = count;
 }
 
 size_t SmtpSink::message_count() const {
@@ -126,6 +133,10 @@ std::pair<int, std::chrono::milliseconds> SmtpSink::Record(SmtpReceived& receive
   std::string id = HeaderValue(received.data, "Message-ID");
   if (id.size() >= 2 && id.front() == '<' && id.back() == '>') id = id.substr(1, id.size() - 2);
   ++accepted_by_message_id_[id];
+  if (drop_count_ > 0) {
+    --drop_count_;
+    return {kHangUp, std::chrono::milliseconds(0)};
+  }
   return {250, reply_delay_};
 }
 
@@ -226,6 +237,8 @@ bool SmtpSink::HandleData(Connection& c, Session& s) {
   switch (reply) {
     case 0:
       c.WaitForPeerClose(kStallLimit);
+      return false;
+    case kHangUp:
       return false;
     case 250:
       return c.Write("250 2.0.0 Ok: queued as Q" + std::to_string(message_count()) + "\r\n");

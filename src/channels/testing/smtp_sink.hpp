@@ -56,6 +56,10 @@ class SmtpSink {
   // The next `count` messages get no reply after their data: the sink waits (bounded) until the
   // client hangs up, as a server that has hung would. They count as not accepted.
   void StallNext(int count);
+  // The next `count` messages are accepted (recorded, and found by the lookup API) but the sink
+  // hangs up instead of writing their 250: the client sees the connection lost after its data,
+  // as when a server crashes between committing a message and confirming it.
+  void DropNext(int count);
   // The reply delay of messages recorded from now on (see SmtpSinkOptions::reply_delay).
   // Returns how many messages were recorded before: the next one is the first to wait so.
   size_t SetReplyDelay(std::chrono::milliseconds delay);
@@ -84,7 +88,8 @@ class SmtpSink {
   void Serve(Connection& connection);
   bool HandleAuth(Connection& c, const std::string& line, Session& s);
   bool HandleData(Connection& c, Session& s);
-  // Records `received` with its reply (0 means stall) and returns them with the reply delay.
+  // Records `received` with its reply (0 means stall, kHangUp an accepted message whose 250 is
+  // never written) and returns them with the reply delay.
   std::pair<int, std::chrono::milliseconds> Record(SmtpReceived& received);
   FakeReply LookupReply(const RecordedRequest& request) const;
   std::map<std::string, int> KeyCounts(bool accepted_only) const;
@@ -95,6 +100,7 @@ class SmtpSink {
   int fail_count_ = 0;                                           // guarded by mu_
   int fail_code_ = 0;                                            // guarded by mu_
   int stall_count_ = 0;                                          // guarded by mu_
+  int drop_count_ = 0;                                           // guarded by mu_
   std::chrono::milliseconds reply_delay_{options_.reply_delay};  // guarded by mu_
   std::vector<SmtpReceived> messages_;                           // guarded by mu_
   // Accepted messages by Message-ID (without angle brackets), for the lookup API.
