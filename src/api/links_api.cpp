@@ -260,9 +260,14 @@ http::Response ListSuppressions(Api& api, ApiCall& call) {
   return JsonResponse(200, PageJson(rows, *page, SuppressionToJson));
 }
 
+constexpr std::string_view kSuppressionMembers[] = {"address", "reason"};
+
 http::Response AddSuppression(Api& api, ApiCall& call) {
   auto body = ParseObjectBody(call.req);
   if (!body.ok()) return ErrorResponse(body.status());
+  if (Status known = CheckKnownMembers(*body, kSuppressionMembers, "a suppression"); !known.ok()) {
+    return ErrorResponse(known);
+  }
   auto raw = OptionalString(*body, "address");
   if (!raw.ok()) return ErrorResponse(raw.status());
   if (!*raw) return ErrorResponse(Status::InvalidArgument("address is required", "address"));

@@ -53,8 +53,12 @@ Status ReadCustomerRef(const json::object& body, MessageRequest& out) {
   return Status::Ok();
 }
 
+constexpr std::string_view kMessageRequestMembers[] = {
+    "customer", "message", "data", "event", "channel", "idempotency_key", "transactional"};
+
 Result<MessageRequest> ParseMessageRequest(const json::object& body) {
   MessageRequest r;
+  XOAL_RETURN_IF_ERROR(CheckKnownMembers(body, kMessageRequestMembers, "a message request"));
   XOAL_RETURN_IF_ERROR(ReadCustomerRef(body, r));
   auto message = body.find("message");
   if (message == body.end() || !message->value().is_object()) {

@@ -166,15 +166,7 @@ constexpr std::array<std::string_view, 7> kMembers = {
     "name", "segment_id", "conditions", "channel", "message", "schedule", "throttle_per_minute"};
 
 Status CheckKnownMembers(const json::object& body) {
-  for (const auto& member : body) {
-    if (std::find(kMembers.begin(), kMembers.end(), member.key()) == kMembers.end()) {
-      return Invalid("unknown member " + std::string(member.key()) +
-                         " (a broadcast has name, segment_id, conditions, channel, message, "
-                         "schedule and throttle_per_minute)",
-                     std::string(member.key()));
-    }
-  }
-  return Status::Ok();
+  return xoal::CheckKnownMembers(body, kMembers, "a broadcast");
 }
 
 json::object MergePatch(const std::string& name, const json::object& stored,

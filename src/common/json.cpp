@@ -1,5 +1,8 @@
 #include "common/json.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 
 // Boost.JSON is used header-only: Debian ships no compiled library for it, so its
@@ -64,6 +67,21 @@ Result<std::optional<bool>> OptionalBool(const json::object& obj, std::string_vi
     return Status::InvalidArgument(std::string(key) + " must be a boolean", std::string(key));
   }
   return std::optional<bool>(it->value().get_bool());
+}
+
+Status CheckKnownMembers(const json::object& obj, std::span<const std::string_view> known,
+                         std::string_view what) {
+  for (const auto& member : obj) {
+    if (std::find(known.begin(), known.end(), member.key()) != known.end()) continue;
+    std::string list;
+    for (size_t i = 0; i < known.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == known.size() ? " and " : ", ") + std::string(known[i]);
+    }
+    return Status::InvalidArgument(
+        fmt::format("unknown member {} ({} has {})", std::string(member.key()), what, list),
+        std::string(member.key()));
+  }
+  return Status::Ok();
 }
 
 std::string_view JsonTypeName(const json::value& v) {

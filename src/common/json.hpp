@@ -2,11 +2,11 @@
 // accessors that turn a wrong type into a Status naming the field.
 #pragma once
 
+#include <boost/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
-
-#include <boost/json.hpp>
 
 #include "common/status.hpp"
 
@@ -28,6 +28,12 @@ Result<std::optional<std::string>> OptionalString(const json::object& obj, std::
 
 // Reads an optional boolean member: absent or null gives nullopt, another type an error.
 Result<std::optional<bool>> OptionalBool(const json::object& obj, std::string_view key);
+
+// kInvalidArgument naming the first member of `obj` that is not in `known` (field: the member),
+// so that a misspelt option is refused instead of silently ignored. `what` names the object in
+// the message ("a broadcast"); the message lists the known members.
+Status CheckKnownMembers(const json::object& obj, std::span<const std::string_view> known,
+                         std::string_view what);
 
 // The name of a JSON value's type, for error messages ("string", "number", ...).
 std::string_view JsonTypeName(const json::value& v);

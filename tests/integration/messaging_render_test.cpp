@@ -128,5 +128,26 @@ TEST_F(MessagingRenderTest, BadRequestsAreNamed) {
                       422, "invalid", "channel"));
 }
 
+// A misspelt member is refused naming it, not dropped: "transactonal" would otherwise send a
+// receipt as marketing mail, "idempotencykey" would let a retry send twice.
+TEST_F(MessagingRenderTest, UnknownMembersAreRefusedNamingThem) {
+  CreateCustomer(json::object{{"email", "a@example.com"}});
+  json::object request{{"customer", json::object{{"email", "a@example.com"}}},
+                       {"message", json::object{{"subject", "s"}, {"text", "t"}}},
+                       {"channel", "email"},
+                       {"transactonal", true}};
+
+  EXPECT_TRUE(IsError(Render(*http_, key(), request), 422, "invalid", "transactonal"));
+  EXPECT_TRUE(
+      IsError(http_->Post("/api/v1/messages", request, key()), 422, "invalid", "transactonal"));
+  EXPECT_TRUE(
+      IsError(http_->Post("/api/v1/suppressions",
+                          json::object{{"address", "a@example.com"}, {"reson", "x"}}, key()),
+              422, "invalid", "reson"));
+  HttpResponse list = http_->Get("/api/v1/messages", key());
+  ASSERT_TRUE(HasStatus(list, 200));
+  EXPECT_TRUE(DataOf(list).empty());
+}
+
 }  // namespace
 }  // namespace xoal::testing
