@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <set>
+#include <span>
 
 namespace xoal::workflows {
 namespace {
@@ -120,7 +121,7 @@ Result<Trigger> ParseTrigger(const json::object& body) {
   } else if (type == "api") {
     out.type = TriggerType::kApi;
     auto c = OptionalBool(*t, "create_customers");
-    if (!c.ok()) return c.status().WithFieldPrefix("trigger.");
+    if (!c.ok()) return c.status().WithFieldPrefix("trigger");
     out.create_customers = c->value_or(false);
   } else if (type == "date_attribute") {
     out.type = TriggerType::kDateAttribute;
@@ -234,7 +235,7 @@ Status ParseStepBody(const json::object& o, const std::string& path, Step& s) {
   } else if (s.type == "wait_for_event") {
     XOAL_ASSIGN_OR_RETURN(s.event, RequiredString(o, "event", path));
     auto mk = OptionalBool(o, "match_key");
-    if (!mk.ok()) return mk.status().WithFieldPrefix(path + ".");
+    if (!mk.ok()) return mk.status().WithFieldPrefix(path);
     s.match_key = mk->value_or(false);
     if (auto t = o.find("timeout"); t != o.end() && !t->value().is_null()) {
       XOAL_ASSIGN_OR_RETURN(auto span, ParseSpan(t->value(), path + ".timeout"));
@@ -391,9 +392,55 @@ Result<Span> ParseSpan(const json::value& v, const std::string& path) {
   return out;
 }
 
+namespace {
+
+constexpr std::string_view kDefinitionMembers[] = {"trigger", "entry", "goal",
+                                                   "start",   "steps", "limits"};
+constexpr std::string_view kEntryMembers[] = {"re_entry", "filter"};
+constexpr std::string_view kLimitsMembers[] = {"send_rate_per_minute"};
+
+// The members each trigger type reads; another one is refused, as a misspelt `where` or `key`
+// would otherwise change what starts runs without a word.
+std::span<const std::string_view> TriggerMembers(TriggerType type) {
+  static constexpr std::string_view kEvent[] = {"type", "event", "where", "key"};
+  static constexpr std::string_view kSegment[] = {"type", "segment_id"};
+  static constexpr std::string_view kAttribute[] = {"type", "attribute"};
+  static constexpr std::string_view kApi[] = {"type", "create_customers"};
+  static constexpr std::string_view kDate[] = {"type", "attribute", "offset", "at"};
+  switch (type) {
+    case TriggerType::kEvent:
+      return kEvent;
+    case TriggerType::kSegmentEntered:
+    case TriggerType::kSegmentLeft:
+      return kSegment;
+    case TriggerType::kAttributeChanged:
+      return kAttribute;
+    case TriggerType::kApi:
+      return kApi;
+    case TriggerType::kDateAttribute:
+      return kDate;
+  }
+  return kApi;
+}
+
+Status CheckMembersAt(const json::object& body, std::string_view member,
+                      std::span<const std::string_view> known, std::string_view what) {
+  const json::value* v = body.if_contains(member);
+  if (!v || !v->is_object()) return Status::Ok();  // absent or mistyped: the parser says so
+  Status st = CheckKnownMembers(v->get_object(), known, what);
+  return st.ok() ? st : st.WithFieldPrefix(std::string(member));
+}
+
+}  // namespace
+
 Result<Definition> ParseDefinition(const json::object& body) {
   Definition d;
+  XOAL_RETURN_IF_ERROR(CheckKnownMembers(body, kDefinitionMembers, "a workflow"));
   XOAL_ASSIGN_OR_RETURN(d.trigger, ParseTrigger(body));
+  XOAL_RETURN_IF_ERROR(
+      CheckMembersAt(body, "trigger", TriggerMembers(d.trigger.type), "this trigger type"));
+  XOAL_RETURN_IF_ERROR(CheckMembersAt(body, "entry", kEntryMembers, "entry"));
+  XOAL_RETURN_IF_ERROR(CheckMembersAt(body, "limits", kLimitsMembers, "limits"));
   XOAL_ASSIGN_OR_RETURN(d.entry, ParseEntry(body));
   XOAL_ASSIGN_OR_RETURN(d.goal, ParseGoal(body));
   XOAL_ASSIGN_OR_RETURN(const json::object* steps, RequiredObject(body, "steps", ""));

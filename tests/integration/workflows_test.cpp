@@ -178,6 +178,19 @@ TEST_F(WorkflowsTest, RefusesInvalidDefinitionsNamingTheStep) {
       "attribute": "trial_ends_at", "offset": {"fortnights": 1}}, "start": "a",
       "steps": {"a": {"type": "exit"}}})"),
                       422, "invalid", "trigger.offset.fortnights"));
+  // Misspelt members are refused naming them, not ignored.
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "limts": {"send_rate_per_minute": 1}, "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "limts"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "event", "event": "e",
+      "wher": []}, "start": "a", "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "trigger.wher"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "entry": {"reentry":
+      "always"}, "start": "a", "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "entry.reentry"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api", "create_customers": 1},
+      "start": "a", "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "trigger.create_customers"));
 }
 
 TEST_F(WorkflowsTest, StatusesAndCrud) {
