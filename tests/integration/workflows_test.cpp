@@ -499,6 +499,70 @@ TEST_F(WorkflowsTest, AttributeAndSegmentLeftTriggersSplitWaitUntilAttributeHttp
   EXPECT_TRUE(tags.find("\"a\"") != std::string::npos || tags.find("\"b\"") != std::string::npos);
 }
 
+// The SMS, push and webhook steps go out through the outbox with their templates rendered over
+// the customer and trigger data (bytes asserted at the fakes), and add_to_segment /
+// remove_from_segment put the customer in and out of a manual segment, each logged.
+TEST_F(WorkflowsTest, SmsPushWebhookAndManualSegmentSteps) {
+  ConfigureSms();
+  ConfigurePush();
+  ConfigureWebhook();
+  std::string ann = Ann();
+  HttpResponse seg =
+      http_->Post("/api/v1/segments", J(R"({"name": "Onboarding", "type": "manual"})"), key());
+  ASSERT_TRUE(HasStatus(seg, 201));
+  std::string sid = Str(seg.json, "id");
+  json::object steps{
+      {"in", json::object{{"type", "add_to_segment"}, {"segment_id", sid}, {"next", "sms"}}},
+      {"sms", J(R"({"type": "send_sms", "next": "push", "message":
+                    {"body": "Hi {{ customer.first_name }}, code {{ trigger.code }}"}})")},
+      {"push", J(R"({"type": "send_push", "next": "hook", "message":
+                     {"title": "Hello {{ customer.first_name }}", "body": "b"}})")},
+      {"hook", json::object{{"type", "send_webhook"},
+                            {"next", "out"},
+                            {"message", json::object{{"url", hook_.base_url() + "/wf"},
+                                                     {"method", "POST"},
+                                                     {"body", J(R"({"usid": "{{ customer.usid }}",
+                                                                   "code": "{{ trigger.code }}"})")}}}}},
+      {"out", json::object{{"type", "remove_from_segment"}, {"segment_id", sid}}}};
+  std::string id = CreateActive(json::object{{"name", "Channels"},
+                                             {"trigger", J(R"({"type": "api"})")},
+                                             {"start", "in"},
+                                             {"steps", steps}});
+
+  ASSERT_TRUE(HasStatus(
+      http_->Post("/api/v1/workflows/" + id + "/trigger", J(R"({"customers": [{"user_id": "ann-1"}],
+                                          "data": {"code": "A1"}})"),
+                  key()),
+      200));
+  ASSERT_TRUE(Eventually([&] {
+    return sms_.requests().size() == 1 && fcm_.requests().size() == 1 &&
+           hook_.requests().size() == 1;
+  }));
+
+  EXPECT_EQ(sms_.requests()[0].FormFields()["Body"], "Hi Ann, code A1");
+  json::value push = ParseJsonOrFail(fcm_.requests()[0].body);
+  EXPECT_EQ(JsonAt(push, "/message/notification/title"), "\"Hello Ann\"");
+  json::value hook = ParseJsonOrFail(hook_.requests()[0].body);
+  EXPECT_EQ(JsonAt(hook, "/usid"), "\"" + ann + "\"");
+  EXPECT_EQ(JsonAt(hook, "/code"), "\"A1\"");
+  json::array logs = Runs(id, "logs");
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_EQ(Str(logs[0], "status"), "completed");
+  std::vector<std::string> outcomes;
+  for (const auto& s : logs[0].at("steps").as_array()) {
+    outcomes.push_back(Str(s, "step") + ":" + Str(s, "outcome"));
+  }
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"in:done", "sms:sent", "push:sent", "hook:sent",
+                                                "out:done"}));
+  HttpResponse members = http_->Get("/api/v1/segments/" + sid + "/customers", key());
+  EXPECT_TRUE(DataOf(members).empty()) << members.body;
+  HttpResponse history = http_->Get("/api/v1/segments/" + sid + "/history", key());
+  std::vector<std::string> changes;
+  for (const auto& h : DataOf(history)) changes.push_back(Str(h, "change"));
+  std::sort(changes.begin(), changes.end());
+  EXPECT_EQ(changes, (std::vector<std::string>{"entered", "exited"}));
+}
+
 // A condition goal that time alone makes true (renews_at comes within 2 days) converts the run at
 // that instant, while it waits on a longer delay, with no new data.
 TEST_F(WorkflowsTest, ConditionGoalMetByTimeAloneConvertsAtThatMoment) {
