@@ -4,6 +4,7 @@
 #include "api/api.hpp"
 #include "core/customers.hpp"
 #include "core/projects.hpp"
+#include "workflows/engine.hpp"
 
 namespace xoal::api {
 namespace {
@@ -23,12 +24,18 @@ http::Response PatchProject(Api& api, ApiCall& call) {
   Status st = api.deps().store.Write([&](store::WriteTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(auto current, txn.GetProject(call.project.id));
     if (!current) return Status::NotFound("project not found");
+    store::Project before = *current;
     XOAL_ASSIGN_OR_RETURN(auto p, core::ApplyProjectPatch(std::move(*current), *body));
     XOAL_RETURN_IF_ERROR(txn.UpdateProject(p));
+    // Date triggers are local times: a new time zone moves every customer's moment.
+    if (api.deps().workflows) {
+      XOAL_RETURN_IF_ERROR(api.deps().workflows->OnProjectSettingsChanged(txn, before, p));
+    }
     updated = std::move(p);
     return Status::Ok();
   });
   if (!st.ok()) return ErrorResponse(st);
+  if (api.deps().workflows) api.deps().workflows->Wake();
   api.UpdateProjectCache(*updated);
   spdlog::info("project_updated project_id={}", updated->id);
   return JsonResponse(200, core::ProjectToJson(*updated));

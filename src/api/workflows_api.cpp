@@ -91,7 +91,7 @@ http::Response Analytics(Api& api, ApiCall& call) {
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(auto w, Load(txn, call));
     XOAL_ASSIGN_OR_RETURN(auto stats, txn.GetWorkflowStats(w.id));
-    out = workflows::StatsToJson(stats);
+    out = workflows::StatsToJson(stats, workflows::HasDateTrigger(w.definition));
     out["workflow_id"] = w.id;
     return Status::Ok();
   });

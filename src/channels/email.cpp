@@ -174,6 +174,22 @@ Status ValidateEmailLookup(std::string_view url_template,
         "{idempotency_key}",
         "lookup_url");
   }
+  // The authority (between "//" and the next "/", "?" or "#") names a host and holds no
+  // placeholder; credentials belong in lookup_headers, which are write-only, not in the URL,
+  // which is shown on reads.
+  std::string_view after_scheme = url_template.substr(url_template.find("//") + 2);
+  std::string_view authority = after_scheme.substr(0, after_scheme.find_first_of("/?#"));
+  if (authority.empty() || authority.starts_with(':') ||
+      authority.find('{') != std::string_view::npos) {
+    return Status::InvalidArgument("lookup_url must name a host (placeholders go in the path)",
+                                   "lookup_url");
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return Status::InvalidArgument(
+        "lookup_url must not hold credentials; send them in lookup_headers (an Authorization "
+        "header), which are never shown",
+        "lookup_url");
+  }
   for (const auto& [name, value] : headers) {
     std::string field = "lookup_headers." + name;
     if (!detail::IsHeaderName(name)) {

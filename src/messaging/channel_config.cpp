@@ -167,7 +167,13 @@ Result<json::object> ValidateLookupHeaders(const json::object& body, const json:
 // duplicates"): members added to `out` only when lookup_url is set.
 Status ValidateLookup(const json::object& body, const json::object* previous, json::object& out) {
   XOAL_ASSIGN_OR_RETURN(auto url, StringMember(body, "lookup_url", "", ""));
-  if (url.empty()) return Status::Ok();
+  if (url.empty()) {
+    const json::value* h = body.if_contains("lookup_headers");
+    if (h && !h->is_null() && !(h->is_object() && h->get_object().empty())) {
+      return Status::InvalidArgument("lookup_headers go with a lookup_url", "lookup_headers");
+    }
+    return Status::Ok();
+  }
   XOAL_ASSIGN_OR_RETURN(auto headers, ValidateLookupHeaders(body, previous));
   std::vector<std::pair<std::string, std::string>> list;
   for (const auto& [name, v] : headers) {

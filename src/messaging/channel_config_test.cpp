@@ -131,6 +131,13 @@ TEST(ValidateChannelConfigTest, BadLookupIsRejectedNamingTheField) {
   EXPECT_EQ(field("https://h/{message_id}", json::object{{"Bad Name", "v"}}),
             "lookup_headers.Bad Name");
   EXPECT_EQ(field(nullptr), "ok");  // no lookup: today's behaviour
+  // Credentials go in the write-only headers, not in the URL that reads show.
+  EXPECT_EQ(field("https://api:KEY-123@h/{message_id}"), "lookup_url");
+  EXPECT_EQ(field("http:///{message_id}"), "lookup_url");  // no host
+  EXPECT_EQ(field("https://{message_id}"), "lookup_url");  // a placeholder as the host
+  EXPECT_EQ(field("https://h:8080/m/{message_id}"), "ok");
+  EXPECT_EQ(field(nullptr, json::object{{"Authorization", "Bearer x"}}), "lookup_headers");
+  EXPECT_EQ(field("", json::object{{"Authorization", "Bearer x"}}), "lookup_headers");
 }
 
 }  // namespace

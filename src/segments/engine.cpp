@@ -365,7 +365,8 @@ class SegmentEngine::State {
     }
     XOAL_RETURN_IF_ERROR(Apply(txn, changes, out));
     if (!observer_) return Status::Ok();
-    AppliedWrite applied{changes.project_id, now, changes.events, {}, {}, {}, out, {}};
+    AppliedWrite applied{changes.project_id, now, changes.events, {}, {}, {}, {}, out, {}};
+    for (const auto& [usid, into] : changes.removed) applied.removed.insert(usid);
     for (const auto& [usid, dirty] : changes.customers) {
       applied.customers.insert(usid);
       if (dirty.all) applied.whole.insert(usid);
@@ -373,7 +374,7 @@ class SegmentEngine::State {
       if (!dirty.all && !dirty.attributes.empty()) applied.attributes[usid] = dirty.attributes;
     }
     for (const auto& m : out) applied.customers.insert(m.usid);
-    if (applied.customers.empty()) return Status::Ok();
+    if (applied.customers.empty() && applied.removed.empty()) return Status::Ok();
     observed = true;
     return observer_->OnApplied(txn, applied);
   }

@@ -52,6 +52,7 @@ struct AppliedWrite {
   // Customers created or merged into (or rewritten without a diff): any attribute may be new.
   std::set<std::string> whole;
   std::set<std::string> created;  // customers the write created (a subset of `whole`)
+  std::set<std::string> removed;  // customers the write deleted or merged into another
   const std::vector<MembershipChange>& memberships;  // entries and exits recorded
   std::set<std::string> customers;                   // every customer the write touched
 };

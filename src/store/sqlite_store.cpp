@@ -186,7 +186,8 @@ CREATE TABLE deleted_event_ids(
     R"sql(
 CREATE TABLE workflow_date_timers(
   workflow_id TEXT NOT NULL, usid TEXT NOT NULL, project_id TEXT NOT NULL,
-  fire_at INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY(workflow_id, usid)) WITHOUT ROWID;
+  fire_at INTEGER NOT NULL, state TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY(workflow_id, usid)) WITHOUT ROWID;
 CREATE INDEX date_timers_due ON workflow_date_timers(fire_at) WHERE state = 'pending';
 CREATE TABLE workflow_scans(
   workflow_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, after_seq INTEGER NOT NULL)
@@ -390,10 +391,10 @@ constexpr const char* kCustomerColumns =
   "SELECT seq, project_id, id, name, status, version, definition, created_at, updated_at " \
   "FROM workflows "
 #define XOAL_SELECT_DATE_TIMER \
-  "SELECT project_id, workflow_id, usid, fire_at, state FROM workflow_date_timers "
+  "SELECT project_id, workflow_id, usid, fire_at, state, value FROM workflow_date_timers "
 
 DateTimer ReadDateTimer(Stmt& s) {
-  return DateTimer{s.Text(0), s.Text(1), s.Text(2), s.Time(3), s.Text(4)};
+  return DateTimer{s.Text(0), s.Text(1), s.Text(2), s.Time(3), s.Text(4), s.Text(5)};
 }
 
 #define XOAL_SELECT_RUN                                                                      \
@@ -1710,10 +1711,9 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
   Status PutDateTimer(const DateTimer& t) override {
     auto s = c_.Prepare(
         "INSERT OR REPLACE INTO workflow_date_timers(workflow_id, usid, project_id, fire_at, "
-        "state) "
-        "VALUES (?,?,?,?,?)");
+        "state, value) VALUES (?,?,?,?,?,?)");
     s.Bind(1, t.workflow_id).Bind(2, t.usid).Bind(3, t.project_id).Bind(4, t.fire_at);
-    s.Bind(5, t.state);
+    s.Bind(5, t.state).Bind(6, t.value);
     return s.Exec("put date timer");
   }
 

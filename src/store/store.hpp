@@ -288,6 +288,7 @@ struct DateTimer {
   std::string usid;
   SystemTime fire_at;
   std::string state;  // pending (due at fire_at), fired, missed (passed while not active), paused
+  std::string value;  // the attribute's value (JSON text) the moment was computed from
 };
 
 // A background pass over a project's customers that a workflow still needs (a date_attribute

@@ -9,6 +9,10 @@
 namespace xoal::workflows {
 namespace {
 
+// 100 years: delays, offsets and cool-downs beyond it would leave the range of stored times.
+constexpr int64_t kMaxSpanDays = 36'525;
+constexpr int64_t kMaxSendRatePerMinute = 1'000'000;
+
 constexpr int kMaxSteps = 500;
 
 // `path.key`, or `key` at the top level (empty path).
@@ -65,13 +69,18 @@ Result<std::optional<segments::Condition>> EventFilter(const json::object& o,
 }
 
 Result<std::chrono::minutes> ParseTimeOfDay(const json::value& v, const std::string& path) {
-  int h = 0, m = 0;
-  char tail = 0;
-  if (!v.is_string() ||
-      std::sscanf(std::string(v.get_string()).c_str(), "%d:%d%c", &h, &m, &tail) != 2 || h < 0 ||
-      h > 23 || m < 0 || m > 59) {
+  auto invalid = [&] {
     return Status::InvalidArgument("a local time must be \"HH:MM\" (00:00 to 23:59)", path);
+  };
+  if (!v.is_string()) return invalid();
+  std::string_view t = v.get_string();
+  auto digit = [&](size_t i) { return t[i] >= '0' && t[i] <= '9'; };
+  if (t.size() != 5 || t[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4)) {
+    return invalid();
   }
+  int h = (t[0] - '0') * 10 + (t[1] - '0');
+  int m = (t[3] - '0') * 10 + (t[4] - '0');
+  if (h > 23 || m > 59) return invalid();
   return std::chrono::minutes(h * 60 + m);
 }
 
@@ -84,10 +93,14 @@ Status ParseSignedOffset(const json::value& value, const std::string& path, Span
   bool positive = false;
   if (v.is_object()) {
     for (auto& [k, n] : v.as_object()) {
-      if (n.is_int64() && n.get_int64() < 0) {
+      if (!n.is_int64()) {
+        return Status::InvalidArgument("must be a whole number (negative means before)",
+                                       fmt::format("{}.{}", path, std::string(k)));
+      }
+      if (n.get_int64() < 0) {
         negative = true;
         n = -n.get_int64();
-      } else if (n.is_int64() && n.get_int64() > 0) {
+      } else if (n.get_int64() > 0) {
         positive = true;
       }
     }
@@ -281,6 +294,35 @@ Status ParseStepBody(const json::object& o, const std::string& path, Step& s) {
   return Status::Ok();
 }
 
+// The members each step type reads (SPEC "Shapes", Workflows); another one is refused.
+std::span<const std::string_view> StepMembers(std::string_view type) {
+  static constexpr std::string_view kMessage[] = {"type", "next", "message"};
+  static constexpr std::string_view kRequest[] = {"type",   "next",    "url",
+                                                  "method", "headers", "body"};
+  static constexpr std::string_view kDelay[] = {"type", "next", "duration"};
+  static constexpr std::string_view kWaitUntil[] = {"type", "next", "time_of_day", "attribute",
+                                                    "offset"};
+  static constexpr std::string_view kWaitForEvent[] = {"type",      "next",    "event",
+                                                       "match_key", "timeout", "timeout_next"};
+  static constexpr std::string_view kBranch[] = {"type", "next", "condition", "yes", "no"};
+  static constexpr std::string_view kSplit[] = {"type", "next", "branches"};
+  static constexpr std::string_view kAttributes[] = {"type", "next", "attributes"};
+  static constexpr std::string_view kTag[] = {"type", "next", "tag"};
+  static constexpr std::string_view kSegment[] = {"type", "next", "segment_id"};
+  static constexpr std::string_view kExit[] = {"type", "next"};
+  if (type.starts_with("send_")) return kMessage;
+  if (type == "http_request") return kRequest;
+  if (type == "delay") return kDelay;
+  if (type == "wait_until") return kWaitUntil;
+  if (type == "wait_for_event") return kWaitForEvent;
+  if (type == "branch") return kBranch;
+  if (type == "split") return kSplit;
+  if (type == "update_attributes") return kAttributes;
+  if (type == "add_tag" || type == "remove_tag") return kTag;
+  if (type == "add_to_segment" || type == "remove_from_segment") return kSegment;
+  return kExit;
+}
+
 Result<Step> ParseStep(const std::string& name, const json::value& v) {
   const std::string path = "steps." + name;
   if (!v.is_object()) return Status::InvalidArgument("a step must be an object", path);
@@ -292,6 +334,8 @@ Result<Step> ParseStep(const std::string& name, const json::value& v) {
     return Status::InvalidArgument(fmt::format("unknown step type \"{}\"", s.type), path + ".type");
   }
   XOAL_ASSIGN_OR_RETURN(s.next, OptionalStepName(o, "next", path));
+  Status known = CheckKnownMembers(o, StepMembers(s.type), "this step type");
+  if (!known.ok()) return known.WithFieldPrefix(path);
   XOAL_RETURN_IF_ERROR(ParseStepBody(o, path, s));
   return s;
 }
@@ -389,6 +433,12 @@ Result<Span> ParseSpan(const json::value& v, const std::string& path) {
                                      fmt::format("{}.{}", path, std::string(k)));
     }
   }
+  // Times are kept to the millisecond between 1677 and 2262; a longer span would wrap around.
+  constexpr int64_t kDayMs = 86'400'000;
+  if (out.days + out.exact.count() / kDayMs > kMaxSpanDays) {
+    return Status::InvalidArgument(
+        fmt::format("a span may be at most {} days (100 years)", kMaxSpanDays), path);
+  }
   return out;
 }
 
@@ -459,9 +509,12 @@ Result<Definition> ParseDefinition(const json::object& body) {
   if (auto l = body.find("limits"); l != body.end() && !l->value().is_null()) {
     const json::object* lo = l->value().if_object();
     const json::value* rate = lo ? lo->if_contains("send_rate_per_minute") : nullptr;
-    if (!lo || (rate && (!rate->is_int64() || rate->get_int64() < 0))) {
-      return Status::InvalidArgument("send_rate_per_minute must be a non-negative integer",
-                                     "limits.send_rate_per_minute");
+    if (!lo || (rate && (!rate->is_int64() || rate->get_int64() < 0 ||
+                         rate->get_int64() > kMaxSendRatePerMinute))) {
+      return Status::InvalidArgument(
+          fmt::format("send_rate_per_minute must be an integer from 0 (no limit) to {}",
+                      kMaxSendRatePerMinute),
+          "limits.send_rate_per_minute");
     }
     if (rate) d.send_rate_per_minute = static_cast<int>(rate->get_int64());
   }

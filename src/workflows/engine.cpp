@@ -63,6 +63,13 @@ const date::time_zone* ZoneFor(const store::Project& project, const store::Custo
 
 // `base` moved by `span` (backwards when `negative`): days in local calendar days of `zone`, so
 // "1 day" keeps the local time across a daylight-saving change; the rest exactly.
+// `t` as a SystemTime, held to the range SystemTime can hold (1677 to 2262) instead of wrapping:
+// a wait that long never ends, a moment that early is long past.
+SystemTime Clamped(date::sys_time<std::chrono::milliseconds> t) {
+  if (auto in_range = TimeFromEpochMillis(t.time_since_epoch().count())) return *in_range;
+  return t.time_since_epoch().count() < 0 ? SystemTime::min() : SystemTime::max();
+}
+
 SystemTime AddSpan(SystemTime base, const Span& span, const date::time_zone* zone,
                    bool negative = false) {
   auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(base);
@@ -73,7 +80,7 @@ SystemTime AddSpan(SystemTime base, const Span& span, const date::time_zone* zon
         zone->to_sys(local, date::choose::earliest));
   }
   ms += negative ? -span.exact : span.exact;
-  return SystemTime(ms.time_since_epoch());
+  return Clamped(ms);
 }
 
 // The first instant after `now` at which the local clock of `zone` reads `time_of_day`. On a day
@@ -89,27 +96,36 @@ SystemTime NextTimeOfDay(SystemTime now, std::chrono::minutes time_of_day,
   return now + std::chrono::hours(24);  // unreachable: one of three days is after now
 }
 
-// When a date_attribute trigger starts the customer's run: the attribute's time moved by the
-// offset, or with `at` that local time on the local day the moved time falls on. A date without a
-// time ("2026-12-24") is that calendar day in the customer's zone, not midnight UTC, so "09:00 on
-// the day" is the 24th everywhere. nullopt when the attribute is missing or not a time.
-std::optional<SystemTime> DateTriggerMoment(const Trigger& t, const store::Customer& customer,
-                                            const date::time_zone* zone) {
-  json::value v = segments::CustomerAttribute(customer, t.attribute);
-  std::optional<SystemTime> base;
+// A customer attribute read as a time. A date without a time ("2026-12-24") is the start of that
+// calendar day in `zone`, not midnight UTC, so "09:00 on the day" is the 24th everywhere. nullopt
+// when missing, not a time, or outside the years SystemTime holds.
+std::optional<SystemTime> AttributeTime(const store::Customer& customer, std::string_view name,
+                                        const date::time_zone* zone) {
+  json::value v = segments::CustomerAttribute(customer, name);
   if (v.is_string() && v.get_string().size() == 10) {
     std::istringstream in{std::string(v.get_string())};
     date::local_days day;
     in >> date::parse("%F", day);
-    if (!in.fail()) base = zone->to_sys(day, date::choose::earliest);
+    if (in.fail()) return std::nullopt;
+    auto start = std::chrono::time_point_cast<std::chrono::milliseconds>(
+        zone->to_sys(day, date::choose::earliest));
+    return TimeFromEpochMillis(start.time_since_epoch().count());
   }
-  if (!base) base = ParseJsonTime(v);
+  return ParseJsonTime(v);
+}
+
+// When a date_attribute trigger starts the customer's run: the attribute's time (AttributeTime)
+// moved by the offset, or with `at` that local time on the local day the moved time falls on.
+// nullopt when the attribute is missing or not a time.
+std::optional<SystemTime> DateTriggerMoment(const Trigger& t, const store::Customer& customer,
+                                            const date::time_zone* zone) {
+  auto base = AttributeTime(customer, t.attribute, zone);
   if (!base) return std::nullopt;
   SystemTime moved = AddSpan(*base, t.offset, zone, t.offset_negative);
   if (!t.at) return moved;
   auto local_day = date::floor<date::days>(
       zone->to_local(std::chrono::time_point_cast<std::chrono::milliseconds>(moved)));
-  return SystemTime(zone->to_sys(local_day + *t.at, date::choose::earliest).time_since_epoch());
+  return Clamped(zone->to_sys(local_day + *t.at, date::choose::earliest));
 }
 
 // The workflow's send_rate_per_minute, counted in the store in the same write as the send, so
@@ -157,13 +173,6 @@ Status ValidateName(const json::object& body) {
     return Status::InvalidArgument("name must be a string of 1 to 200 characters", "name");
   }
   return Status::Ok();
-}
-
-// Whether a saved definition has a date_attribute trigger (before it is parsed).
-bool HasDateTrigger(const json::object& definition) {
-  const json::value* t = definition.if_contains("trigger");
-  const json::value* type = t && t->is_object() ? t->get_object().if_contains("type") : nullptr;
-  return type && type->is_string() && type->get_string() == "date_attribute";
 }
 
 // The body without the members that are not part of the definition.
@@ -510,11 +519,17 @@ Status WorkflowEngine::State::ScheduleDateTimer(store::WriteTxn& txn, const stor
   if (!moment) {
     return existing ? txn.DeleteDateTimers(wid, customer.usid) : Status::Ok();
   }
-  // The same moment again (another attribute changed, a rescan) keeps what happened to it: a
-  // moment fires once, even if a restart's clock reads earlier than when it fired.
+  std::string value =
+      json::serialize(segments::CustomerAttribute(customer, wf.def->trigger.attribute));
+  // The same date fires once: a fired timer stays fired while the attribute keeps its value,
+  // whatever moves its instant (the customer's or the project's time zone) and even if a
+  // restart's clock reads earlier than when it fired. The same moment again (another attribute
+  // changed, a rescan) keeps its state too.
+  if (existing && existing->state == "fired" && existing->value == value) return Status::Ok();
   if (existing && existing->fire_at == *moment && existing->state != "paused") return Status::Ok();
-  store::DateTimer timer{project.id, wid, customer.usid, *moment,
-                         *moment >= now ? "pending" : "missed"};
+  store::DateTimer timer{
+      project.id,      wid, customer.usid, *moment, *moment >= now ? "pending" : "missed",
+      std::move(value)};
   return txn.PutDateTimer(timer);
 }
 
@@ -525,6 +540,10 @@ Status WorkflowEngine::State::RescheduleDateTimers(store::WriteTxn& txn,
   for (const auto& wf : *workflows) {
     const workflows::Trigger& t = wf->def->trigger;
     if (t.type != TriggerType::kDateAttribute) continue;
+    // Deleted or merged away: the survivor (in `whole`) gets a timer of its own.
+    for (const auto& usid : applied.removed) {
+      XOAL_RETURN_IF_ERROR(txn.DeleteDateTimers(wf->workflow.id, usid));
+    }
     std::set<std::string> usids = applied.whole;
     for (const auto& [usid, names] : applied.attributes) {
       if (names.contains(t.attribute) || names.contains("timezone")) usids.insert(usid);
@@ -759,7 +778,7 @@ Result<Outcome> ExecuteWait(RunContext& c, const Step& step) {
     return Outcome{Outcome::kWait, {}};
   }
   if (step.time_of_day) return WaitUntil(c, NextTimeOfDay(c.now, *step.time_of_day, zone));
-  auto t = ParseJsonTime(segments::CustomerAttribute(c.customer, step.attribute));
+  auto t = AttributeTime(c.customer, step.attribute, zone);
   if (!t) {
     XOAL_RETURN_IF_ERROR(
         Log(c, step, "skipped", {}, json::object{{"reason", "the attribute is not a time"}}));
@@ -1020,6 +1039,23 @@ Status WorkflowEngine::OnApplied(store::WriteTxn& txn, const segments::AppliedWr
 
 void WorkflowEngine::OnCommitted() { Wake(); }
 
+Status WorkflowEngine::OnProjectSettingsChanged(store::WriteTxn& txn, const store::Project& before,
+                                                const store::Project& after) {
+  auto setting = [](const store::Project& p, const char* name) {
+    const json::value* v = p.settings.if_contains(name);
+    return v ? json::serialize(*v) : std::string();
+  };
+  if (setting(before, "timezone") == setting(after, "timezone") &&
+      setting(before, "users_timezone") == setting(after, "users_timezone")) {
+    return Status::Ok();
+  }
+  for (const auto& wf : *state_->Snapshot(after.id)) {
+    if (wf->def->trigger.type != TriggerType::kDateAttribute) continue;
+    XOAL_RETURN_IF_ERROR(txn.PutWorkflowScan(store::WorkflowScan{after.id, wf->workflow.id, 0}));
+  }
+  return Status::Ok();
+}
+
 Result<store::Workflow> WorkflowEngine::Create(const store::Project& project,
                                                const json::object& body) {
   XOAL_RETURN_IF_ERROR(ValidateName(body));
@@ -1114,7 +1150,10 @@ Result<store::Workflow> WorkflowEngine::Transition(const store::Project& project
       XOAL_RETURN_IF_ERROR(txn.DeleteDateTimers(w->id, std::nullopt));
       XOAL_RETURN_IF_ERROR(txn.DeleteWorkflowScan(w->id));
     } else {
-      return Status::Conflict(fmt::format("a {} workflow cannot {}", from, action), "status");
+      return Status::Conflict(
+          fmt::format("{} {} workflow cannot {}",
+                      from == "active" || from == "archived" ? "an" : "a", from, action),
+          "status");
     }
     w->updated_at = now;
     XOAL_RETURN_IF_ERROR(txn.PutWorkflow(*w));
@@ -1283,7 +1322,13 @@ json::object RunStepToJson(const store::WorkflowRunStep& s) {
   return out;
 }
 
-json::object StatsToJson(const store::WorkflowStats& stats) {
+bool HasDateTrigger(const json::object& definition) {
+  const json::value* t = definition.if_contains("trigger");
+  const json::value* type = t && t->is_object() ? t->get_object().if_contains("type") : nullptr;
+  return type && type->is_string() && type->get_string() == "date_attribute";
+}
+
+json::object StatsToJson(const store::WorkflowStats& stats, bool date_trigger) {
   auto runs = [&](const char* status) {
     auto it = stats.runs_by_status.find(status);
     return it == stats.runs_by_status.end() ? int64_t{0} : it->second;
@@ -1319,7 +1364,7 @@ json::object StatsToJson(const store::WorkflowStats& stats) {
                    {"failed", runs("failed")},
                    {"messages_sent", std::move(sent_total)},
                    {"steps", std::move(steps)}};
-  if (!stats.date_timers.empty()) {
+  if (date_trigger) {
     json::object timers;
     for (const char* state : {"pending", "fired", "missed", "paused"}) {
       auto it = stats.date_timers.find(state);

@@ -68,6 +68,12 @@ class WorkflowEngine final : public segments::WriteObserver {
   Result<json::object> Trigger(const store::Project& project, std::string_view id,
                                const json::object& body);
 
+  // Inside the write that changes the project's settings: when its timezone or users_timezone
+  // changes, every active date_attribute workflow of the project scans its customers again,
+  // since their moments are local times. Wake() after the commit.
+  Status OnProjectSettingsChanged(store::WriteTxn& txn, const store::Project& before,
+                                  const store::Project& after);
+
   // segments::WriteObserver
   Status OnApplied(store::WriteTxn& txn, const segments::AppliedWrite& applied) override;
   void OnCommitted() override;
@@ -82,7 +88,10 @@ class WorkflowEngine final : public segments::WriteObserver {
 json::object WorkflowToJson(const store::Workflow& w);
 json::object RunToJson(const store::WorkflowRun& r);
 json::object RunStepToJson(const store::WorkflowRunStep& s);
-// Analytics of a workflow from its stats: totals and per step.
-json::object StatsToJson(const store::WorkflowStats& stats);
+// Analytics of a workflow from its stats: totals and per step, and with `date_trigger` the
+// customers' date timers by state.
+json::object StatsToJson(const store::WorkflowStats& stats, bool date_trigger);
+// Whether a saved definition has a date_attribute trigger (before it is parsed).
+bool HasDateTrigger(const json::object& definition);
 
 }  // namespace xoal::workflows

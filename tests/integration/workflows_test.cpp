@@ -188,6 +188,18 @@ TEST_F(WorkflowsTest, RefusesInvalidDefinitionsNamingTheStep) {
   EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "entry": {"reentry":
       "always"}, "start": "a", "steps": {"a": {"type": "exit"}}})"),
                       422, "invalid", "entry.reentry"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "delay", "duraton": {"hours": 1}, "duration": {"hours": 1}}}})"),
+                      422, "invalid", "steps.a.duraton"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "delay", "duration": {"days": 40000}}}})"),
+                      422, "invalid", "steps.a.duration"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "date_attribute",
+      "attribute": "d", "at": "9:5"}, "start": "a", "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "trigger.at"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "limits": {"send_rate_per_minute": 4294967297}, "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "limits.send_rate_per_minute"));
   EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api", "create_customers": 1},
       "start": "a", "steps": {"a": {"type": "exit"}}})"),
                       422, "invalid", "trigger.create_customers"));
@@ -714,6 +726,51 @@ TEST_F(WorkflowsTest, DateAttributeTriggerStartsRunsAtTheLocalMoment) {
   EXPECT_EQ(Runs(id).size(), 4u);
 }
 
+// Moments follow the project's time zone when it changes; a date SystemTime cannot hold gets no
+// timer (instead of wrapping into the past); a deleted customer's timer goes with it; and a
+// date that fired does not fire again when the customer's time zone moves its instant, even
+// with re-entry always.
+TEST_F(WorkflowsTest, DateAttributeTriggerFollowsTimeZonesOncePerDate) {
+  SetClock("2026-03-01T00:00:00.000Z");
+  std::string p = CreateCustomer(J(R"({"user_id": "p", "renews_at": "2026-03-25"})").as_object());
+  std::string d = CreateCustomer(J(R"({"user_id": "d", "renews_at": "2026-03-26"})").as_object());
+  CreateCustomer(J(R"({"user_id": "w", "renews_at": "2610-09-29"})").as_object());
+  std::string id = CreateActive(J(R"({"name": "Renewal", "entry": {"re_entry": "always"},
+      "trigger": {"type": "date_attribute", "attribute": "renews_at", "offset": {"days": -1},
+                  "at": "09:00"}, "start": "t", "steps": {"t": {"type": "add_tag", "tag": "r"}}})"));
+  auto timers = [&](std::string_view state) {
+    HttpResponse r = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+    return JsonAt(r.json, "/date_triggers/" + std::string(state));
+  };
+  auto started = [&] {
+    std::vector<std::string> out;
+    for (const auto& r : Runs(id)) out.push_back(Str(r, "usid") + "@" + Str(r, "started_at"));
+    return out;
+  };
+  ASSERT_TRUE(Eventually([&] { return timers("pending") == "2"; }));
+  EXPECT_EQ(timers("missed"), "0");  // w's year 2610 has no timer at all
+
+  ASSERT_TRUE(HasStatus(http_->Delete("/api/v1/customers/" + d, key()), 200));
+  EXPECT_EQ(timers("pending"), "1");
+  ASSERT_TRUE(
+      HasStatus(http_->Patch("/api/v1/project", J(R"({"timezone": "Asia/Tokyo"})"), key()), 200));
+  SetClock("2026-03-24T00:00:00.000Z");  // 09:00 in Tokyo on the 24th
+  ASSERT_TRUE(Eventually([&] { return started().size() == 1; }));
+  EXPECT_EQ(started()[0], p + "@2026-03-24T00:00:00.000Z");
+
+  ASSERT_TRUE(
+      HasStatus(http_->Patch("/api/v1/project", J(R"({"users_timezone": true})"), key()), 200));
+  PutAttributes(p, {{"timezone", "America/Los_Angeles"}});
+  EXPECT_EQ(timers("fired"), "1");
+  EXPECT_EQ(timers("pending"), "0");
+  SetClock("2026-03-24T16:00:00.000Z");  // 09:00 in Los Angeles: the same date, not again
+  PutAttributes(p, {{"renews_at", "2026-04-25"}});  // a new date is a new moment
+  EXPECT_EQ(timers("pending"), "1");
+  SetClock("2026-04-24T16:00:00.000Z");
+  ASSERT_TRUE(Eventually([&] { return started().size() == 2; }));
+  EXPECT_EQ(started()[1], p + "@2026-04-24T16:00:00.000Z");
+}
+
 // Pausing holds the timers; a moment that passes while paused is missed at the next activation,
 // one still ahead fires; an exact offset (hours) without `at`; archive removes the timers.
 TEST_F(WorkflowsTest, DateAttributeTriggerPauseMissesPassedMomentsAndArchiveClears) {
@@ -745,8 +802,9 @@ TEST_F(WorkflowsTest, DateAttributeTriggerPauseMissesPassedMomentsAndArchiveClea
   EXPECT_EQ(Str(runs[0], "usid"), b);
   EXPECT_EQ(Str(runs[0], "started_at"), "2026-08-05T12:00:00.000Z");
   ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/archive", {}, key()), 200));
-  HttpResponse stats = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
-  EXPECT_FALSE(stats.json.as_object().contains("date_triggers")) << json::serialize(stats.json);
+  EXPECT_EQ(timers("pending"), "0");
+  EXPECT_EQ(timers("missed"), "0");
+  EXPECT_EQ(timers("fired"), "0");
 }
 
 TEST_F(WorkflowsTest, DailyNineLocalAcrossDaylightSavingChanges) {
