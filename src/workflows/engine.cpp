@@ -614,6 +614,7 @@ bool WorkflowEngine::State::ScanOnePage() {
   SystemTime now = clock_.SystemNow();
   size_t read = 0;
   bool done = false;
+  int64_t last_seq = scan.after_seq;
   st = store().Write([&](store::WriteTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(scan.project_id));
     std::optional<Active> wf;
@@ -631,6 +632,7 @@ bool WorkflowEngine::State::ScanOnePage() {
       XOAL_RETURN_IF_ERROR(ScheduleDateTimer(txn, *project, *wf, c, now));
     }
     done = customers.size() < static_cast<size_t>(kScanPage);
+    if (!customers.empty()) last_seq = customers.back().seq;
     if (done) return txn.DeleteWorkflowScan(scan.workflow_id);
     return txn.PutWorkflowScan(
         store::WorkflowScan{scan.project_id, scan.workflow_id, customers.back().seq});
@@ -647,8 +649,10 @@ bool WorkflowEngine::State::ScanOnePage() {
     if (done) scanned_.erase(scan.workflow_id);
   }
   if (done || total / kScanLogEvery != (total - static_cast<int64_t>(read)) / kScanLogEvery) {
-    spdlog::info("workflow_scan project_id={} workflow_id={} customers={} done={}", scan.project_id,
-                 scan.workflow_id, total, done);
+    // `customers` counts this process's pages; `after_seq` is where the stored scan stands, so
+    // a scan resumed after a restart still shows its true position.
+    spdlog::info("workflow_scan project_id={} workflow_id={} customers={} after_seq={} done={}",
+                 scan.project_id, scan.workflow_id, total, last_seq, done);
   }
   return true;
 }
