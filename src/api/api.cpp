@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "common/crypto.hpp"
@@ -87,6 +88,13 @@ http::Response Api::Authorize(http::Request& req, Access access, const ApiHandle
   if (access == Access::kPublic) {
     ApiCall call{req, {}, {}};
     return handler(call);
+  }
+  // Two keys in one request are ambiguous (a proxy adding its own, say): refused rather than
+  // picking one.
+  auto authorizations = std::count_if(req.headers.begin(), req.headers.end(),
+                                      [](const auto& h) { return h.first == "authorization"; });
+  if (authorizations > 1) {
+    return ErrorResponse(Status::Malformed("send one Authorization header, not several"));
   }
   std::string presented = PresentedKey(req);
   if (presented.empty()) {

@@ -35,6 +35,22 @@ TEST_F(AuthTest, MalformedBearerIs401) {
   }
 }
 
+// Two keys in one request are ambiguous: refused whichever comes first, valid or not.
+TEST_F(AuthTest, TwoAuthorizationHeadersAre400) {
+  std::string unknown = "Bearer sk_" + std::string(32, 'a');
+
+  HttpResponse valid_first =
+      http_->Request("GET", "/api/v1/project", {},
+                     {{"Authorization", "Bearer " + key()}, {"Authorization", unknown}});
+  HttpResponse unknown_first =
+      http_->Request("GET", "/api/v1/project", {},
+                     {{"Authorization", unknown}, {"Authorization", "Bearer " + key()}});
+
+  EXPECT_TRUE(IsError(valid_first, 400, "malformed"));
+  EXPECT_TRUE(IsError(unknown_first, 400, "malformed"));
+  EXPECT_TRUE(HasStatus(GetWithAuthorization("/api/v1/project", "Bearer " + key()), 200));
+}
+
 TEST_F(AuthTest, UnknownKeyIs401) {
   std::string unknown = "sk_" + std::string(32, 'a');
   ASSERT_NE(unknown, key());
