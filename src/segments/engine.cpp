@@ -371,7 +371,8 @@ class SegmentEngine::State {
       applied.customers.insert(usid);
       if (dirty.all) applied.whole.insert(usid);
       if (dirty.created) applied.created.insert(usid);
-      if (!dirty.all && !dirty.attributes.empty()) applied.attributes[usid] = dirty.attributes;
+      // Kept for whole-profile changes too: a merge diffs the survivor's attributes.
+      if (!dirty.attributes.empty()) applied.attributes[usid] = dirty.attributes;
     }
     for (const auto& m : out) applied.customers.insert(m.usid);
     if (applied.customers.empty() && applied.removed.empty()) return Status::Ok();

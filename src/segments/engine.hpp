@@ -47,7 +47,8 @@ struct AppliedWrite {
   std::string project_id;
   SystemTime at;
   const std::vector<store::Event>& events;  // inserted, in order
-  // usid -> names of the attributes the write changed (customers updated, not created).
+  // usid -> names of the attributes the write changed on a profile it read first (updates, and
+  // the survivor of a merge); a created profile may list the attributes set after its insert.
   std::map<std::string, std::set<std::string>> attributes;
   // Customers created or merged into (or rewritten without a diff): any attribute may be new.
   std::set<std::string> whole;

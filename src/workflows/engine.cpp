@@ -429,6 +429,7 @@ Status WorkflowEngine::State::StartTriggered(store::WriteTxn& txn, const store::
     }
   }
   for (const auto& [usid, names] : applied.attributes) {
+    if (applied.created.contains(usid)) continue;  // "added", below
     for (const auto& wf : *workflows) {
       const workflows::Trigger& t = wf->def->trigger;
       if (t.type != TriggerType::kAttributeChanged || !names.contains(t.attribute)) continue;

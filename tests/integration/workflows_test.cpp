@@ -622,6 +622,16 @@ TEST_F(WorkflowsTest, AttributeChangedFiresForAProfileCreatedWithTheAttribute) {
   EXPECT_EQ(Str(runs[0], "usid"), with);
   PutAttributes(without, {{"plan", "free"}});
   EXPECT_EQ(Runs(id).size(), 2u);
+  // A merge that gives the survivor the attribute changes it too.
+  std::string survivor = CreateCustomer(J(R"({"user_id": "c3"})").as_object());
+  CreateCustomer(J(R"({"user_id": "c4", "plan": "gold"})").as_object());  // a run of its own
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/customers/merge", J(R"({"primary": {"user_id": "c3"},
+                                          "secondary": {"user_id": "c4"}})"),
+                                    key()),
+                        200));
+  runs = Runs(id);
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(Str(runs[3], "usid"), survivor);
 }
 
 // The workflow's send_rate_per_minute: sends over it wait for the next minute.
