@@ -138,9 +138,9 @@ http::Response Api::Dispatch(http::Request& req) {
       resp = ErrorResponse(Status::Internal(e.what()));
     }
   } else if (match.path_known) {
-    resp =
-        JsonResponse(405, json::object{{"error", json::object{{"code", "method_not_allowed"},
-                                                              {"message", "method not allowed"}}}});
+    resp = JsonResponse(405, json::object{{"error", json::object{{"code", "method_not_allowed"},
+                                                                 {"message", "method not allowed"},
+                                                                 {"field", nullptr}}}});
   } else {
     resp = ErrorResponse(Status::NotFound("no such endpoint: " + req.path));
   }

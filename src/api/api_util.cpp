@@ -76,8 +76,10 @@ http::Response ErrorResponse(const Status& st) {
     // The detail was logged where the error was decided; callers see a generic text.
     message = "internal error";
   }
-  json::object err{{"code", e.code}, {"message", message}};
-  if (!st.field().empty()) err["field"] = st.field();
+  // SPEC's error shape always has `field`: null when the error concerns no single field.
+  json::object err{{"code", e.code},
+                   {"message", message},
+                   {"field", st.field().empty() ? json::value(nullptr) : json::value(st.field())}};
   http::Response r = JsonResponse(e.status, json::object{{"error", std::move(err)}});
   if (e.status == 503) r.headers.emplace_back("Retry-After", "1");
   return r;

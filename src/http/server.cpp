@@ -1,11 +1,11 @@
 #include "http/server.hpp"
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <cctype>
 #include <condition_variable>
 #include <mutex>
@@ -52,7 +52,7 @@ Response ErrorResponse(int status, std::string_view code, std::string_view messa
   Response r;
   r.status = status;
   r.body = "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" +
-           std::string(message) + "\"}}";
+           std::string(message) + "\",\"field\":null}}";
   return r;
 }
 
@@ -74,7 +74,7 @@ struct Server::State {
   std::mutex mu;
   std::condition_variable cv;
   std::set<std::shared_ptr<Session>> sessions;  // guarded by mu
-  int in_flight = 0;                              // guarded by mu
+  int in_flight = 0;                            // guarded by mu
 
   void Accept();
 };
@@ -84,7 +84,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Server::State& state, tcp::socket socket)
       : state_(state), stream_(std::move(socket)), strand_(stream_.get_executor()) {}
 
-  void Start() { asio::dispatch(strand_, [self = shared_from_this()] { self->ReadHeader(); }); }
+  void Start() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->ReadHeader(); });
+  }
 
   // Closes the connection if it is waiting for a request; a request in progress finishes first.
   void CloseIfIdle() {
@@ -116,7 +118,8 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(state_.options.read_timeout);
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       // curl sends this for larger bodies and would otherwise wait a second before sending.
-      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
+      auto cont =
+          std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
       return bhttp::async_write(stream_, *cont,
                                 [self = shared_from_this(), cont](beast::error_code ec, size_t) {
                                   if (ec) return self->Close();
@@ -127,10 +130,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->OnBody(ec);
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnReadError(beast::error_code ec) {

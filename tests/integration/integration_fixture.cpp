@@ -52,6 +52,10 @@ void PrintTo(const HttpResponse& r, std::ostream* os) {
   if (message == nullptr || !message->is_string() || message->get_string().empty()) {
     return fail("error.message missing or empty");
   }
+  const json::value* field_member = Member(*error, "field");
+  if (field_member == nullptr || !(field_member->is_string() || field_member->is_null())) {
+    return fail("error.field missing (SPEC's shape: a string, or null)");
+  }
   if (field && Str(*error, "field") != *field) {
     return fail("wrong error field");
   }
