@@ -83,6 +83,11 @@ Result<MessageRequest> ParseMessageRequest(const json::object& body) {
     }
   }
   XOAL_ASSIGN_OR_RETURN(auto key, OptionalString(body, "idempotency_key"));
+  if (key && key->empty()) {
+    // An empty key would otherwise mean "no key": a retry would then send a second message.
+    return Status::InvalidArgument("idempotency_key must be 1 to 200 printable ASCII characters",
+                                   "idempotency_key");
+  }
   if (key) r.idempotency_key = *key;
   XOAL_ASSIGN_OR_RETURN(r.transactional, OptionalBool(body, "transactional"));
   if (!r.transactional) {
@@ -101,6 +106,29 @@ http::Response RenderErrorResponse(const Status& st) {
                    {"line", pos->line},
                    {"column", pos->column}};
   return JsonResponse(422, json::object{{"error", std::move(err)}});
+}
+
+// A key the project already used names the message it made: the same request again gets it
+// back, but a key reused for another customer or channel is a 409, not a silent "already sent"
+// for a message that went to someone else. A customer merged since counts as the same one.
+Status CheckKeyReuse(Api& api, const std::string& project_id, const store::OutboxMessage& existing,
+                     const std::string& usid, messaging::Channel channel) {
+  if (existing.channel != messaging::ChannelName(channel)) {
+    return Status::Conflict("idempotency_key " + existing.idempotency_key + " was used for the " +
+                                existing.channel + " message " + existing.id,
+                            "idempotency_key");
+  }
+  if (existing.usid == usid) return Status::Ok();
+  std::optional<store::Customer> survivor;
+  XOAL_RETURN_IF_ERROR(api.deps().store.Read([&](store::ReadTxn& txn) {
+    XOAL_ASSIGN_OR_RETURN(
+        survivor, core::ResolveCustomer(txn, project_id, store::CustomerKey::kUsid, existing.usid));
+    return Status::Ok();
+  }));
+  if (survivor && survivor->usid == usid) return Status::Ok();
+  return Status::Conflict("idempotency_key " + existing.idempotency_key +
+                              " was used for a message to another customer (" + existing.id + ")",
+                          "idempotency_key");
 }
 
 struct Prepared {
@@ -179,6 +207,11 @@ http::Response SendMessage(Api& api, ApiCall& call) {
                                     std::move(content), r->idempotency_key, transactional};
   auto queued = api.deps().outbox->Enqueue(request);
   if (!queued.ok()) return ErrorResponse(queued.status());
+  if (!queued->created) {
+    Status reuse =
+        CheckKeyReuse(api, call.project.id, queued->message, p->customer.usid, *r->channel);
+    if (!reuse.ok()) return ErrorResponse(reuse);
+  }
   return JsonResponse(queued->created ? 201 : 200, messaging::OutboxMessageToJson(queued->message));
 }
 

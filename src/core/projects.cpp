@@ -4,6 +4,7 @@
 
 #include "common/crypto.hpp"
 #include "common/time_format.hpp"
+#include "common/url.hpp"
 #include "core/keys.hpp"
 
 namespace xoal::core {
@@ -97,13 +98,12 @@ Status ApplyTracking(json::object& settings, const json::value& v) {
 
 Status ValidateBaseUrl(const json::value& v) {
   if (v.is_null()) return Status::Ok();
-  if (!v.is_string() || v.get_string().size() > 500 ||
-      !(v.get_string().starts_with("https://") || v.get_string().starts_with("http://")) ||
-      v.get_string().find_first_of(" \t\r\n<>\"") != json::string::npos) {
+  if (!v.is_string() || v.get_string().size() > 500) {
     return Status::InvalidArgument("public_base_url must be an http(s) URL or null",
                                    "public_base_url");
   }
-  return Status::Ok();
+  // Links are this URL plus "/unsubscribe/{token}": it needs a host and no query or fragment.
+  return CheckHttpBaseUrl(std::string_view(v.get_string()), "public_base_url");
 }
 
 bool SettingBool(const json::object& o, std::string_view name) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "channels/jwt.hpp"
+#include "common/url.hpp"
 
 namespace xoal::messaging {
 namespace {
@@ -74,13 +75,6 @@ Result<std::string> SecretMember(const json::object& body, std::string_view name
   }
   if (required) return Status::InvalidArgument(field + " is required", field);
   return std::string();
-}
-
-Status CheckBaseUrl(const std::string& url, const std::string& field) {
-  if (!url.starts_with("http://") && !url.starts_with("https://")) {
-    return Status::InvalidArgument(field + " must start with http:// or https://", field);
-  }
-  return Status::Ok();
 }
 
 // A value that goes into a provider URL as one host or path segment: nothing that would end
@@ -203,11 +197,16 @@ Result<json::object> ValidateSms(const json::object& body, const json::object* p
   XOAL_ASSIGN_OR_RETURN(auto base_url,
                         StringMember(body, "base_url", "", "https://api.twilio.com"));
   if (base_url.empty()) base_url = "https://api.twilio.com";
-  XOAL_RETURN_IF_ERROR(CheckBaseUrl(base_url, "base_url"));
+  XOAL_RETURN_IF_ERROR(CheckHttpBaseUrl(base_url, "base_url"));
   XOAL_ASSIGN_OR_RETURN(auto sid, StringMember(body, "account_sid", ""));
   XOAL_RETURN_IF_ERROR(CheckUrlPart(sid, kSegmentForbidden, "account_sid"));
   XOAL_ASSIGN_OR_RETURN(auto token, SecretMember(body, "auth_token", "", previous, true));
   XOAL_ASSIGN_OR_RETURN(auto from, StringMember(body, "from", ""));
+  if (std::any_of(from.begin(), from.end(),
+                  [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    return Status::InvalidArgument("from must be a phone number or sender id without line breaks",
+                                   "from");
+  }
   return json::object{
       {"base_url", base_url}, {"account_sid", sid}, {"auth_token", token}, {"from", from}};
 }
@@ -217,7 +216,7 @@ Result<json::object> ValidatePush(const json::object& body, const json::object* 
   XOAL_ASSIGN_OR_RETURN(auto base_url,
                         StringMember(body, "base_url", "", "https://fcm.googleapis.com"));
   if (base_url.empty()) base_url = "https://fcm.googleapis.com";
-  XOAL_RETURN_IF_ERROR(CheckBaseUrl(base_url, "base_url"));
+  XOAL_RETURN_IF_ERROR(CheckHttpBaseUrl(base_url, "base_url"));
   XOAL_ASSIGN_OR_RETURN(auto project_id, StringMember(body, "project_id", ""));
   XOAL_RETURN_IF_ERROR(CheckUrlPart(project_id, kSegmentForbidden, "project_id"));
   auto it = body.find("service_account");
@@ -237,7 +236,7 @@ Result<json::object> ValidatePush(const json::object& body, const json::object* 
   }
   if (auto uri = account.find("token_uri"); uri != account.end() && uri->value().is_string()) {
     XOAL_RETURN_IF_ERROR(
-        CheckBaseUrl(std::string(uri->value().get_string()), "service_account.token_uri"));
+        CheckHttpBaseUrl(std::string(uri->value().get_string()), "service_account.token_uri"));
   }
   return json::object{
       {"base_url", base_url}, {"project_id", project_id}, {"service_account", std::move(account)}};

@@ -100,6 +100,56 @@ TEST_F(MessagingChannelsTest, ValuesThatWouldBreakTheProviderUrlAre422) {
       HasStatus(put("sms", {{"account_sid", "AC1"}, {"auth_token", "t"}, {"from", "+1"}}), 200));
 }
 
+// Review 5: base URLs were checked only for their scheme, so "http://", a URL with a line break,
+// credentials (shown unmasked on every read) or a query (the provider path landed inside it) were
+// stored and failed, or leaked, later.
+TEST_F(MessagingChannelsTest, BaseUrlsThatCannotTakeAProviderPathAre422) {
+  auto put = [&](const std::string& channel, const json::object& body) {
+    return http_->Put("/api/v1/channels/" + channel, body, key());
+  };
+  auto sms = [](const char* base_url) {
+    return json::object{
+        {"base_url", base_url}, {"account_sid", "AC1"}, {"auth_token", "t"}, {"from", "+1"}};
+  };
+  ASSERT_TRUE(HasStatus(put("sms", sms("https://sms.example.com")), 200));
+
+  for (const char* url :
+       {"http://", "https://:443", "http://a b", "http://h\r\nX: y", "http://user:pw@h",
+        "http://h/x?y=1", "http://h#f", "http://h:0", "http://h:99999", "http://h:x",
+        "http://h:", "http://h/\"x", "http://h/<x>", "http://h\xc3\xa9"}) {
+    EXPECT_TRUE(IsError(put("sms", sms(url)), 422, "invalid", "base_url")) << url;
+    EXPECT_TRUE(
+        IsError(put("push", {{"base_url", url}, {"project_id", "p1"}}), 422, "invalid", "base_url"))
+        << url;
+  }
+  EXPECT_TRUE(IsError(put("sms", {{"account_sid", "AC1"}, {"auth_token", "t"}, {"from", "+1\nX"}}),
+                      422, "invalid", "from"));
+
+  HttpResponse get = http_->Get("/api/v1/channels/sms", key());
+  ASSERT_TRUE(HasStatus(get, 200));
+  EXPECT_EQ(Str(get.json, "base_url"), "https://sms.example.com");
+  for (const char* url :
+       {"http://127.0.0.1:8080/prefix/", "https://[::1]:8443", "https://sms.example.com:443/v"}) {
+    EXPECT_TRUE(HasStatus(put("sms", sms(url)), 200)) << url;
+  }
+}
+
+// Review 5: public_base_url "http://" was stored and every unsubscribe and tracking link became
+// "http:///unsubscribe/...".
+TEST_F(MessagingChannelsTest, PublicBaseUrlWithoutHostOrWithQueryIs422) {
+  for (const char* url : {"http://", "https://links.example.com/?a=1", "https://u:p@x.example",
+                          "https://links.example.com#top"}) {
+    EXPECT_TRUE(IsError(http_->Patch("/api/v1/project", {{"public_base_url", url}}, key()), 422,
+                        "invalid", "public_base_url"))
+        << url;
+  }
+  HttpResponse ok =
+      http_->Patch("/api/v1/project", {{"public_base_url", "https://links.example.com/x"}}, key());
+
+  ASSERT_TRUE(HasStatus(ok, 200));
+  EXPECT_EQ(Str(ok.json, "public_base_url"), "https://links.example.com/x");
+}
+
 TEST_F(MessagingChannelsTest, InvalidBodiesAre422NamingTheField) {
   auto put = [&](const std::string& channel, const json::object& body) {
     return http_->Put("/api/v1/channels/" + channel, body, key());

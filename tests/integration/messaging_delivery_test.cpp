@@ -320,6 +320,41 @@ TEST_F(MessagingDeliveryTest, SameIdempotencyKeyEnqueuesOnce) {
   EXPECT_EQ(smtp_.IdempotencyKeyCounts(), (std::map<std::string, int>{{"welcome-once", 1}}));
 }
 
+// Review 5: a key reused for another customer or channel answered 200 with the first message, so
+// the second request was silently never sent; an empty key was taken as "no key".
+TEST_F(MessagingDeliveryTest, IdempotencyKeyReusedForAnotherCustomerOrChannelIs409) {
+  ConfigureEmail();
+  ConfigureSms();
+  std::string ann = Ann();
+  std::string bob = CreateCustomer(json::object{{"email", "bob@example.com"}});
+  json::object to_bob = EmailBody(bob, "shared");
+  json::object sms_to_ann{{"customer", json::object{{"usid", ann}}},
+                          {"channel", "sms"},
+                          {"idempotency_key", "welcome-shared"},
+                          {"message", json::object{{"body", "x"}}}};
+  json::object empty_key = EmailBody(ann);
+  empty_key["idempotency_key"] = "";
+
+  HttpResponse first = Enqueue(EmailBody(ann, "shared"));
+  HttpResponse other_customer = Enqueue(to_bob);
+  HttpResponse other_channel = Enqueue(sms_to_ann);
+  HttpResponse same_again = Enqueue(EmailBody(ann, "shared"));
+  HttpResponse empty = Enqueue(empty_key);
+
+  ASSERT_TRUE(HasStatus(first, 201));
+  EXPECT_TRUE(IsError(other_customer, 409, "conflict", "idempotency_key"));
+  EXPECT_TRUE(IsError(other_channel, 409, "conflict", "idempotency_key"));
+  ASSERT_TRUE(HasStatus(same_again, 200));
+  EXPECT_EQ(Str(same_again.json, "id"), Str(first.json, "id"));
+  EXPECT_TRUE(IsError(empty, 422, "invalid", "idempotency_key"));
+  WaitForStatus(Str(first.json, "id"), "sent", 1);
+  HttpResponse list = http_->Get("/api/v1/messages", key());
+  ASSERT_TRUE(HasStatus(list, 200));
+  EXPECT_EQ(list.json.at("data").as_array().size(), 1u);
+  EXPECT_EQ(smtp_.IdempotencyKeyCounts(), (std::map<std::string, int>{{"welcome-shared", 1}}));
+  EXPECT_TRUE(sms_.requests().empty());
+}
+
 TEST_F(MessagingDeliveryTest, EnqueueRejectsWhatCannotBeSent) {
   ConfigureEmail();
   std::string no_phone = CreateCustomer(json::object{{"email", "nophone@example.com"}});
