@@ -100,7 +100,10 @@ struct ViewData {
   std::vector<store::Event> events;
 };
 
-Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer, bool with_events) {
+// Loads what evaluation reads about `customer`: its companies and, of its events, only those
+// named in `event_names` (none when empty), newest first.
+Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer,
+                          const std::vector<std::string>& event_names) {
   ViewData v;
   v.customer = std::move(customer);
   const std::string& pid = v.customer.project_id;
@@ -109,8 +112,9 @@ Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer, bool wi
     XOAL_ASSIGN_OR_RETURN(auto company, txn.GetCompany(pid, m.company_id));
     if (company) v.companies.push_back(std::move(*company));
   }
-  if (with_events) {
-    XOAL_ASSIGN_OR_RETURN(v.events, txn.ListEvents(pid, v.customer.usid, 0, kMaxEventsPerView));
+  if (!event_names.empty()) {
+    XOAL_ASSIGN_OR_RETURN(
+        v.events, txn.ListEventsNamed(pid, v.customer.usid, event_names, kMaxEventsPerView));
   }
   return v;
 }
@@ -128,16 +132,28 @@ CustomerView ViewOf(const ViewData& v, store::ReadTxn& txn, const date::time_zon
   return view;
 }
 
-// Whether any of `defs` reads another segment (so a change can spread to segments not yet
-// among the candidates).
-bool HasReaders(const std::vector<const Def*>& defs) {
-  return std::any_of(defs.begin(), defs.end(),
-                     [](const Def* d) { return !d->condition->dependencies().segments.empty(); });
+// The same, with the customer's memberships given (and kept current) by the caller.
+CustomerView ViewOf(const ViewData& v, const date::time_zone* zone,
+                    const std::set<std::string, std::less<>>& member_of) {
+  CustomerView view;
+  view.customer = &v.customer;
+  view.companies = v.companies;
+  view.events = v.events;
+  view.timezone = zone;
+  view.in_segment = [&member_of](std::string_view segment_id) {
+    return member_of.contains(segment_id);
+  };
+  return view;
 }
 
-bool NeedsEvents(const std::vector<const Def*>& defs) {
-  return std::any_of(defs.begin(), defs.end(),
-                     [](const Def* d) { return !d->condition->dependencies().events.empty(); });
+// The names of the events any of `conditions` reads, each once.
+std::vector<std::string> EventNames(const std::vector<const Condition*>& conditions) {
+  std::set<std::string> names;
+  for (const Condition* c : conditions) {
+    const auto& events = c->dependencies().events;
+    names.insert(events.begin(), events.end());
+  }
+  return {names.begin(), names.end()};
 }
 
 Status ValidateName(const json::value& v) {
@@ -287,42 +303,57 @@ class SegmentEngine::State {
                   const std::string& usid, const Dirty& dirty, SystemTime now,
                   std::vector<MembershipChange>& out) {
     std::set<std::string> candidates;
-    std::vector<const Def*> dynamic;
     for (const auto& d : segs.defs) {
-      if (!d.condition) continue;
-      dynamic.push_back(&d);
-      if (Affects(d, dirty)) candidates.insert(d.segment.id);
+      if (d.condition && Affects(d, dirty)) candidates.insert(d.segment.id);
     }
     if (candidates.empty()) return Status::Ok();
     XOAL_ASSIGN_OR_RETURN(auto customer,
                           txn.FindCustomer(project->id, store::CustomerKey::kUsid, usid));
     if (!customer) return Status::Ok();
-    std::vector<const Def*> evaluated;
-    for (const Def* d : dynamic) {
-      if (candidates.contains(d->segment.id)) evaluated.push_back(d);
+    // The segments that may be evaluated: the candidates and, as a change of one spreads to the
+    // segments reading it, every segment that reads them. Defs are in dependency order, so one
+    // pass finds them all; only their events are loaded.
+    std::set<std::string> reachable = candidates;
+    std::vector<const Condition*> conditions;
+    for (const auto& d : segs.defs) {
+      if (!d.condition) continue;
+      const auto& reads = d.condition->dependencies().segments;
+      if (std::any_of(reads.begin(), reads.end(),
+                      [&](const std::string& r) { return reachable.contains(r); })) {
+        reachable.insert(d.segment.id);
+      }
+      if (reachable.contains(d.segment.id)) conditions.push_back(&*d.condition);
     }
-    // Segments reached through segment-of-segment changes may need events too: only when none of
-    // the dynamic ones reads events can the load skip them.
-    bool with_events = NeedsEvents(evaluated) || (NeedsEvents(dynamic) && HasReaders(dynamic));
-    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, std::move(*customer), with_events));
-    CustomerView view = ViewOf(data, txn, ProjectZone(project));
-    for (const Def* d : dynamic) {
-      const std::string& sid = d->segment.id;
-      if (!candidates.contains(sid)) continue;
-      bool matches = Matches(*d->condition, view, now);
-      XOAL_ASSIGN_OR_RETURN(bool member, txn.IsSegmentMember(sid, usid));
+    XOAL_ASSIGN_OR_RETURN(auto data,
+                          LoadView(txn, std::move(*customer), EventNames(conditions)));
+    // The customer's memberships, read once and kept current as this evaluation records changes:
+    // the conditions that read other segments see the changes made before them.
+    XOAL_ASSIGN_OR_RETURN(auto ids, txn.ListSegmentsOf(project->id, usid));
+    std::set<std::string, std::less<>> member_of(ids.begin(), ids.end());
+    CustomerView view = ViewOf(data, ProjectZone(project), member_of);
+    for (const auto& d : segs.defs) {
+      const std::string& sid = d.segment.id;
+      if (!d.condition || !candidates.contains(sid)) continue;
+      bool matches = Matches(*d.condition, view, now);
+      bool member = member_of.contains(sid);
       if (matches != member) {
         XOAL_RETURN_IF_ERROR(Record(txn, project->id, sid, usid, matches, now, out));
-        for (const Def* other : dynamic) {
-          const auto& reads = other->condition->dependencies().segments;
+        if (matches) {
+          member_of.insert(sid);
+        } else {
+          member_of.erase(sid);
+        }
+        for (const auto& other : segs.defs) {
+          if (!other.condition) continue;
+          const auto& reads = other.condition->dependencies().segments;
           if (std::find(reads.begin(), reads.end(), sid) != reads.end()) {
-            candidates.insert(other->segment.id);
+            candidates.insert(other.segment.id);
           }
         }
       }
-      if (d->condition->dependencies().reads_time) {
+      if (d.condition->dependencies().reads_time) {
         XOAL_RETURN_IF_ERROR(
-            txn.SetSegmentTimer(project->id, sid, usid, NextFlipTime(*d->condition, view, now)));
+            txn.SetSegmentTimer(project->id, sid, usid, NextFlipTime(*d.condition, view, now)));
       }
     }
     return Status::Ok();
@@ -887,13 +918,13 @@ Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,
   PreviewResult out;
   SystemTime now = state_->clock_.SystemNow();
   const date::time_zone* zone = ProjectZone(&project);
-  bool with_events = !condition.dependencies().events.empty();
+  const std::vector<std::string>& event_names = condition.dependencies().events;
   XOAL_RETURN_IF_ERROR(state_->inner_.Read([&](store::ReadTxn& txn) {
     store::PageRequest page{0, kScanPage};
     while (true) {
       XOAL_ASSIGN_OR_RETURN(auto customers, txn.ListCustomers(project.id, {}, page));
       for (auto& c : customers) {
-        XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, c, with_events));
+        XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, c, event_names));
         if (!Matches(condition, ViewOf(data, txn, zone), now)) continue;
         ++out.size;
         if (out.sample.size() < sample_size) out.sample.push_back(std::move(data.customer));
@@ -908,16 +939,16 @@ Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,
 Result<bool> MatchesStoredCustomer(store::ReadTxn& txn, const store::Project& project,
                                    const Condition& condition, const store::Customer& customer,
                                    SystemTime now) {
-  bool with_events = !condition.dependencies().events.empty();
-  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, with_events));
+  const std::vector<std::string>& event_names = condition.dependencies().events;
+  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, event_names));
   return Matches(condition, ViewOf(data, txn, ProjectZone(&project)), now);
 }
 
 Result<StoredMatch> EvaluateStoredCustomer(store::ReadTxn& txn, const store::Project& project,
                                            const Condition& condition,
                                            const store::Customer& customer, SystemTime now) {
-  bool with_events = !condition.dependencies().events.empty();
-  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, with_events));
+  const std::vector<std::string>& event_names = condition.dependencies().events;
+  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, event_names));
   auto view = ViewOf(data, txn, ProjectZone(&project));
   return StoredMatch{Matches(condition, view, now), NextFlipTime(condition, view, now)};
 }

@@ -42,6 +42,14 @@ void Changes::MergeFrom(Changes&& other) {
   for (auto& c : other.recorded) recorded.push_back(std::move(c));
 }
 
+const store::Customer* TrackingTxn::ReadCopy(const std::string& usid) const {
+  for (const TrackingTxn* t = this; t; t = t->parent_) {
+    auto it = t->read_.find(usid);
+    if (it != t->read_.end()) return &it->second;
+  }
+  return nullptr;
+}
+
 Dirty& TrackingTxn::Mark(std::string_view project_id, std::string_view usid) {
   changes_.project_id = std::string(project_id);
   return changes_.customers[std::string(usid)];
@@ -56,8 +64,10 @@ Result<std::optional<store::Customer>> TrackingTxn::FindCustomer(std::string_vie
 }
 
 Status TrackingTxn::Nested(const std::function<Status(store::WriteTxn&)>& fn) {
+  // The child reads this txn's copies through parent_ instead of copying them: a batch of N
+  // messages, each nested, would otherwise copy up to N customers N times.
   TrackingTxn child(inner_);
-  child.read_ = read_;
+  child.parent_ = this;
   Status st = inner_.Nested([&](store::WriteTxn&) { return fn(child); });
   if (st.ok()) {
     changes_.MergeFrom(std::move(child.changes_));
@@ -78,11 +88,11 @@ Status TrackingTxn::InsertCustomer(store::Customer& c) {
 Status TrackingTxn::UpdateCustomer(const store::Customer& c) {
   XOAL_RETURN_IF_ERROR(inner_.UpdateCustomer(c));
   Dirty& d = Mark(c.project_id, c.usid);
-  auto before = read_.find(c.usid);
-  if (before == read_.end()) {
+  const store::Customer* before = ReadCopy(c.usid);
+  if (!before) {
     d.all = true;
   } else {
-    DiffAttributes(before->second, c, d.attributes);
+    DiffAttributes(*before, c, d.attributes);
   }
   read_[c.usid] = c;
   return Status::Ok();

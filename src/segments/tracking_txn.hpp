@@ -147,7 +147,12 @@ class TrackingTxn final : public store::WriteTxn {
   Result<std::vector<store::Event>> ListEvents(std::string_view p, std::string_view usid,
                                                int64_t before, int limit) override {
     return inner_.ListEvents(p, usid, before, limit);
+  }  Result<std::vector<store::Event>> ListEventsNamed(std::string_view p, std::string_view usid,
+                                                   const std::vector<std::string>& names,
+                                                   int limit) override {
+    return inner_.ListEventsNamed(p, usid, names, limit);
   }
+
   Result<std::optional<store::OutboxMessage>> GetOutboxMessage(std::string_view p,
                                                                std::string_view id) override {
     return inner_.GetOutboxMessage(p, id);
@@ -387,7 +392,11 @@ class TrackingTxn final : public store::WriteTxn {
  private:
   store::WriteTxn& inner_;
   Changes changes_;
-  std::map<std::string, store::Customer> read_;  // by usid: the last copy read
+  // The last copy read or written of a customer, here or in an enclosing txn; nullptr if none.
+  const store::Customer* ReadCopy(const std::string& usid) const;
+
+  std::map<std::string, store::Customer> read_;  // by usid: the last copy read here
+  const TrackingTxn* parent_ = nullptr;          // the txn this one is nested in
 };
 
 }  // namespace xoal::segments::internal
