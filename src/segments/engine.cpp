@@ -324,8 +324,7 @@ class SegmentEngine::State {
       }
       if (reachable.contains(d.segment.id)) conditions.push_back(&*d.condition);
     }
-    XOAL_ASSIGN_OR_RETURN(auto data,
-                          LoadView(txn, std::move(*customer), EventNames(conditions)));
+    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, std::move(*customer), EventNames(conditions)));
     // The customer's memberships, read once and kept current as this evaluation records changes:
     // the conditions that read other segments see the changes made before them.
     XOAL_ASSIGN_OR_RETURN(auto ids, txn.ListSegmentsOf(project->id, usid));

@@ -147,9 +147,10 @@ class TrackingTxn final : public store::WriteTxn {
   Result<std::vector<store::Event>> ListEvents(std::string_view p, std::string_view usid,
                                                int64_t before, int limit) override {
     return inner_.ListEvents(p, usid, before, limit);
-  }  Result<std::vector<store::Event>> ListEventsNamed(std::string_view p, std::string_view usid,
-                                                   const std::vector<std::string>& names,
-                                                   int limit) override {
+  }
+  Result<std::vector<store::Event>> ListEventsNamed(std::string_view p, std::string_view usid,
+                                                    const std::vector<std::string>& names,
+                                                    int limit) override {
     return inner_.ListEventsNamed(p, usid, names, limit);
   }
 
