@@ -135,7 +135,9 @@ http::Response Runs(Api& api, ApiCall& call, bool with_steps) {
     std::vector<store::WorkflowRun> rows;
     if (const std::string* id = call.req.Query("run_id"); id && !id->empty()) {
       XOAL_ASSIGN_OR_RETURN(auto run, txn.GetRun(call.project.id, *id));
-      if (!run || (filter->workflow_id && run->workflow_id != *filter->workflow_id)) {
+      // The run must be one the list would show: of this workflow, or of this customer.
+      if (!run || (filter->workflow_id && run->workflow_id != *filter->workflow_id) ||
+          (filter->usid && run->usid != *filter->usid)) {
         return Status::NotFound("no run with id " + *id);
       }
       rows.push_back(std::move(*run));

@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 #include <span>
+
+#include "liquid/liquid.hpp"
 
 namespace xoal::workflows {
 namespace {
@@ -167,7 +170,7 @@ Result<Entry> ParseEntry(const json::object& body) {
       out.re_entry = ReEntry::kNever;
     } else if (v.is_string() && v.get_string() == "always") {
       out.re_entry = ReEntry::kAlways;
-    } else if (v.is_object() && v.get_object().contains("after")) {
+    } else if (v.is_object() && v.get_object().size() == 1 && v.get_object().contains("after")) {
       out.re_entry = ReEntry::kAfter;
       XOAL_ASSIGN_OR_RETURN(out.cooldown,
                             ParseSpan(v.get_object().at("after"), "entry.re_entry.after"));
@@ -194,12 +197,72 @@ Result<std::optional<Goal>> ParseGoal(const json::object& body) {
   if (ev != g.end() && ev->value().is_string() && !g.contains("count") &&
       !g.contains("within_last") && !g.contains("between")) {
     out.event = std::string(ev->value().get_string());
+    // A misspelt `where` would make any event of that name a conversion.
+    static constexpr std::string_view kEventGoal[] = {"event", "where"};
+    Status known = CheckKnownMembers(g, kEventGoal, "an event goal");
+    if (!known.ok()) return known.WithFieldPrefix("goal");
     XOAL_ASSIGN_OR_RETURN(out.where, EventFilter(g, out.event, "goal.where"));
     return std::optional<Goal>(std::move(out));
   }
   XOAL_ASSIGN_OR_RETURN(auto cond, segments::ParseCondition(it->value(), "goal"));
   out.condition = std::move(cond);
   return std::optional<Goal>(std::move(out));
+}
+
+// Every string of a message is a Liquid template: one that does not compile is refused when the
+// workflow is saved, naming where it is, rather than failing the step for every customer later.
+Status CheckTemplates(const json::value& v, const std::string& path) {
+  if (v.is_string()) {
+    auto parsed = liquid::Parse(v.get_string());
+    if (!parsed.ok()) return Status::InvalidArgument(parsed.status().message(), path);
+  } else if (v.is_object()) {
+    for (const auto& [k, m] : v.get_object()) {
+      XOAL_RETURN_IF_ERROR(CheckTemplates(m, Join(path, k)));
+    }
+  } else if (v.is_array()) {
+    const auto& a = v.get_array();
+    for (size_t i = 0; i < a.size(); ++i) {
+      XOAL_RETURN_IF_ERROR(CheckTemplates(a[i], fmt::format("{}[{}]", path, i)));
+    }
+  }
+  return Status::Ok();
+}
+
+// Whether the message, or one of its language variants, has `member` as a non-empty string.
+bool HasText(const json::object& m, std::string_view member) {
+  auto has = [&](const json::object& o) {
+    const json::value* v = o.if_contains(member);
+    return v && v->is_string() && !v->get_string().empty();
+  };
+  if (has(m)) return true;
+  const json::value* variants = m.if_contains("variants");
+  if (!variants || !variants->is_object()) return false;
+  return std::any_of(
+      variants->get_object().begin(), variants->get_object().end(),
+      [&](const auto& kv) { return kv.value().is_object() && has(kv.value().get_object()); });
+}
+
+// The members a channel cannot send without (messaging's ValidateMessageForChannel checks the
+// rendered message again at send time); a step without them would fail for every customer.
+Status CheckMessageMembers(const std::string& channel, const json::object& m,
+                           const std::string& path) {
+  auto missing = [&](std::string_view what, std::string_view member) {
+    return Status::InvalidArgument(fmt::format("a message of this step needs {}", what),
+                                   Join(path, member));
+  };
+  if (channel == "email") {
+    if (!HasText(m, "subject")) return missing("a subject", "subject");
+    if (!HasText(m, "html") && !HasText(m, "text")) return missing("html or text", "html");
+  } else if (channel == "sms") {
+    if (!HasText(m, "body")) return missing("a body", "body");
+  } else if (channel == "push") {
+    if (!HasText(m, "title") && !HasText(m, "body") && !m.contains("data")) {
+      return missing("a title, a body or data", "body");
+    }
+  } else if (!HasText(m, "url")) {
+    return missing("a url", "url");
+  }
+  return Status::Ok();
 }
 
 Status ParseMessagingStep(const json::object& o, const std::string& path, Step& s) {
@@ -216,10 +279,13 @@ Status ParseMessagingStep(const json::object& o, const std::string& path, Step& 
     if (auto it = m.find("url"); it == m.end() || !it->value().is_string()) {
       return Status::InvalidArgument("url must be a string", path + ".url");
     }
+    XOAL_RETURN_IF_ERROR(CheckTemplates(m, path));
     s.message = std::move(m);
     return Status::Ok();
   }
   XOAL_ASSIGN_OR_RETURN(const json::object* m, RequiredObject(o, "message", path));
+  XOAL_RETURN_IF_ERROR(CheckMessageMembers(s.channel, *m, path + ".message"));
+  XOAL_RETURN_IF_ERROR(CheckTemplates(*m, path + ".message"));
   s.message = *m;
   return Status::Ok();
 }
@@ -233,6 +299,10 @@ Status ParseStepBody(const json::object& o, const std::string& path, Step& s) {
     if (it == o.end()) return Status::InvalidArgument("duration is required", path + ".duration");
     XOAL_ASSIGN_OR_RETURN(s.duration, ParseSpan(it->value(), path + ".duration"));
   } else if (s.type == "wait_until") {
+    if (o.contains("time_of_day") && (o.contains("attribute") || o.contains("offset"))) {
+      return Status::InvalidArgument("wait_until takes time_of_day or attribute, not both",
+                                     path + (o.contains("attribute") ? ".attribute" : ".offset"));
+    }
     if (auto t = o.find("time_of_day"); t != o.end()) {
       XOAL_ASSIGN_OR_RETURN(s.time_of_day, ParseTimeOfDay(t->value(), path + ".time_of_day"));
     } else if (o.contains("attribute")) {
@@ -255,6 +325,10 @@ Status ParseStepBody(const json::object& o, const std::string& path, Step& s) {
       s.timeout = span;
     }
     XOAL_ASSIGN_OR_RETURN(s.timeout_next, OptionalStepName(o, "timeout_next", path));
+    if (!s.timeout_next.empty() && !s.timeout) {
+      // Without a timeout the wait never takes that way.
+      return Status::InvalidArgument("timeout_next needs a timeout", path + ".timeout");
+    }
   } else if (s.type == "branch") {
     auto c = o.find("condition");
     if (c == o.end()) return Status::InvalidArgument("condition is required", path + ".condition");
@@ -304,12 +378,14 @@ std::span<const std::string_view> StepMembers(std::string_view type) {
                                                     "offset"};
   static constexpr std::string_view kWaitForEvent[] = {"type",      "next",    "event",
                                                        "match_key", "timeout", "timeout_next"};
-  static constexpr std::string_view kBranch[] = {"type", "next", "condition", "yes", "no"};
-  static constexpr std::string_view kSplit[] = {"type", "next", "branches"};
+  // A branch goes on through yes/no, a split through its branches and exit nowhere: a `next`
+  // there would be ignored at run time while making its target look reachable.
+  static constexpr std::string_view kBranch[] = {"type", "condition", "yes", "no"};
+  static constexpr std::string_view kSplit[] = {"type", "branches"};
   static constexpr std::string_view kAttributes[] = {"type", "next", "attributes"};
   static constexpr std::string_view kTag[] = {"type", "next", "tag"};
   static constexpr std::string_view kSegment[] = {"type", "next", "segment_id"};
-  static constexpr std::string_view kExit[] = {"type", "next"};
+  static constexpr std::string_view kExit[] = {"type"};
   if (type.starts_with("send_")) return kMessage;
   if (type == "http_request") return kRequest;
   if (type == "delay") return kDelay;
@@ -379,15 +455,22 @@ Status CheckGraph(const Definition& d) {
           fmt::format("step \"{}\" cannot be reached from the start step", name), "steps." + name);
     }
   }
-  // A cycle made only of steps that do not wait would run forever in one go.
+  // A cycle made only of steps that do not wait would run forever in one go. A delay or
+  // timeout of zero does not wait either: the run would be due again at once, for ever.
+  auto zero = [](const Span& span) { return span.days == 0 && span.exact.count() == 0; };
+  auto waits = [&](const Step& s) {
+    if (s.type == "delay") return !zero(s.duration);
+    if (s.type == "wait_for_event") return !s.timeout || !zero(*s.timeout);
+    return s.IsWait();
+  };
   std::map<std::string, int> color;  // 0 new, 1 on the path, 2 done
   std::function<std::optional<std::string>(const std::string&)> visit =
       [&](const std::string& n) -> std::optional<std::string> {
     const Step& s = d.steps.at(n);
-    if (s.IsWait()) return std::nullopt;
+    if (waits(s)) return std::nullopt;
     color[n] = 1;
     for (const auto& [m, t] : Successors(s)) {
-      if (color[t] == 1 && !d.steps.at(t).IsWait()) return t;
+      if (color[t] == 1 && !waits(d.steps.at(t))) return t;
       if (color[t] == 0) {
         if (auto found = visit(t)) return found;
       }
@@ -517,6 +600,14 @@ Result<Definition> ParseDefinition(const json::object& body) {
           "limits.send_rate_per_minute");
     }
     if (rate) d.send_rate_per_minute = static_cast<int>(rate->get_int64());
+  }
+  // match_key compares with the run's key, which only a keyed event trigger gives: without one
+  // the wait would take any event of that name, the opposite of what the step asks.
+  for (const auto& [name, step] : d.steps) {
+    if (step.match_key && (d.trigger.type != TriggerType::kEvent || !d.trigger.key)) {
+      return Status::InvalidArgument("match_key needs an event trigger with a key (trigger.key)",
+                                     fmt::format("steps.{}.match_key", name));
+    }
   }
   XOAL_RETURN_IF_ERROR(CheckGraph(d));
   return d;

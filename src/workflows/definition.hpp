@@ -4,8 +4,10 @@
 // Validation refuses, with the JSON path of the bad part as the error field: missing or mistyped
 // members, unknown trigger or step types, `next` (or yes/no/timeout_next/split) naming an unknown
 // step, steps unreachable from `start`, a loop that passes through no wait step (delay,
-// wait_until, wait_for_event), split percentages that do not add up to 100, and bad conditions
-// (through segments::ParseCondition).
+// wait_until, wait_for_event; a zero delay or timeout does not count), split percentages that do
+// not add up to 100, bad conditions (through segments::ParseCondition), a message without what
+// its channel needs or with a template that does not compile, `next` on a step that never follows
+// it (branch, split, exit), and match_key without a keyed event trigger.
 #pragma once
 
 #include <chrono>

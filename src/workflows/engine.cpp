@@ -175,6 +175,45 @@ Status ValidateName(const json::object& body) {
   return Status::Ok();
 }
 
+// Every segment the definition names exists in the project, and the ones its steps add
+// customers to or remove them from are manual, as the segment and broadcast APIs refuse an unknown
+// segment: else the trigger would never fire or the step would fail for every customer.
+// Errors: kInvalidArgument naming where the segment is ("trigger.segment_id",
+// "steps.vip.segment_id", "entry.filter").
+Status CheckSegments(store::ReadTxn& txn, const std::string& project_id, const Definition& d) {
+  auto check = [&](const std::string& id, const std::string& field, bool manual) -> Status {
+    XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project_id, id));
+    if (!segment) return Status::InvalidArgument("no segment with id " + id, field);
+    if (manual && segment->type != "manual") {
+      return Status::InvalidArgument("segment " + id + " is not a manual segment", field);
+    }
+    return Status::Ok();
+  };
+  auto conditions = [&](const std::optional<segments::Condition>& c,
+                        const std::string& field) -> Status {
+    if (!c) return Status::Ok();
+    for (const auto& id : c->dependencies().segments) XOAL_RETURN_IF_ERROR(check(id, field, false));
+    return Status::Ok();
+  };
+  if (d.trigger.type == TriggerType::kSegmentEntered ||
+      d.trigger.type == TriggerType::kSegmentLeft) {
+    XOAL_RETURN_IF_ERROR(check(d.trigger.segment_id, "trigger.segment_id", false));
+  }
+  XOAL_RETURN_IF_ERROR(conditions(d.trigger.where, "trigger.where"));
+  XOAL_RETURN_IF_ERROR(conditions(d.entry.filter, "entry.filter"));
+  if (d.goal) {
+    XOAL_RETURN_IF_ERROR(conditions(d.goal->where, "goal.where"));
+    XOAL_RETURN_IF_ERROR(conditions(d.goal->condition, "goal"));
+  }
+  for (const auto& [name, step] : d.steps) {
+    if (step.type == "add_to_segment" || step.type == "remove_from_segment") {
+      XOAL_RETURN_IF_ERROR(check(step.segment_id, "steps." + name + ".segment_id", true));
+    }
+    XOAL_RETURN_IF_ERROR(conditions(step.condition, "steps." + name + ".condition"));
+  }
+  return Status::Ok();
+}
+
 // The body without the members that are not part of the definition.
 json::object DefinitionOf(const json::object& body) {
   json::object d = body;
@@ -251,6 +290,11 @@ class WorkflowEngine::State {
   }
 
   Status ReloadProject(const std::string& project_id);
+  // Drops the cached definitions of the workflow (its draft changed in place, or it is gone).
+  void ForgetDefinitions(const std::string& workflow_id) {
+    std::lock_guard lock(mu_);
+    std::erase_if(defs_, [&](const auto& kv) { return kv.first.first == workflow_id; });
+  }
   Result<std::shared_ptr<const Definition>> DefinitionFor(store::ReadTxn& txn,
                                                           const std::string& workflow_id,
                                                           int version);
@@ -834,6 +878,14 @@ Result<Outcome> ExecuteSend(RunContext& c, const Step& step) {
                                     key,          transactional};
   auto queued = messaging::EnqueueInTxn(c.txn, request, c.now);
   if (!queued.ok()) return fail(queued.status(), "failed");
+  if (queued->message.status == "skipped") {
+    // The outbox's policy decided at enqueue that it never goes (frequency cap, quiet hours in
+    // skip mode, unsubscribed, suppressed): the log and analytics must not count it as sent.
+    XOAL_RETURN_IF_ERROR(Log(
+        c, step, "skipped", step.channel,
+        json::object{{"reason", queued->message.skip_reason}, {"message_id", queued->message.id}}));
+    return GoTo(step.next);
+  }
   c.sent = true;
   XOAL_RETURN_IF_ERROR(Log(c, step, is_request ? "requested" : "sent", step.channel,
                            json::object{{"message_id", queued->message.id}}));
@@ -1065,13 +1117,14 @@ Result<store::Workflow> WorkflowEngine::Create(const store::Project& project,
                                                const json::object& body) {
   XOAL_RETURN_IF_ERROR(ValidateName(body));
   json::object definition = DefinitionOf(body);
-  XOAL_RETURN_IF_ERROR(ParseDefinition(definition).status());
+  XOAL_ASSIGN_OR_RETURN(auto parsed, ParseDefinition(definition));
   SystemTime now = state_->clock_.SystemNow();
   store::Workflow w{
       0,       project.id, "wf_" + RandomAlnum(16), std::string(body.at("name").get_string()),
       "draft", 1,          std::move(definition),   now,
       now};
   XOAL_RETURN_IF_ERROR(state_->store().Write([&](store::WriteTxn& txn) {
+    XOAL_RETURN_IF_ERROR(CheckSegments(txn, project.id, parsed));
     XOAL_RETURN_IF_ERROR(txn.PutWorkflow(w));
     return txn.InsertWorkflowVersion(w.id, w.version, w.definition, now);
   }));
@@ -1083,7 +1136,7 @@ Result<store::Workflow> WorkflowEngine::Replace(const store::Project& project, s
                                                 const json::object& body) {
   XOAL_RETURN_IF_ERROR(ValidateName(body));
   json::object definition = DefinitionOf(body);
-  XOAL_RETURN_IF_ERROR(ParseDefinition(definition).status());
+  XOAL_ASSIGN_OR_RETURN(auto parsed, ParseDefinition(definition));
   SystemTime now = state_->clock_.SystemNow();
   store::Workflow out;
   XOAL_RETURN_IF_ERROR(state_->store().Write([&](store::WriteTxn& txn) {
@@ -1092,6 +1145,7 @@ Result<store::Workflow> WorkflowEngine::Replace(const store::Project& project, s
     if (w->status == "archived") return Status::Conflict("an archived workflow cannot change");
     w->name = std::string(body.at("name").get_string());
     if (w->definition != definition) {
+      XOAL_RETURN_IF_ERROR(CheckSegments(txn, project.id, parsed));
       // A new trigger makes new date moments: the old timers go, and an active workflow scans
       // its customers again (a paused one does when it is activated).
       if (w->definition.if_contains("trigger") != nullptr &&
@@ -1111,6 +1165,9 @@ Result<store::Workflow> WorkflowEngine::Replace(const store::Project& project, s
     out = *w;
     return Status::Ok();
   }));
+  // A draft's version 1 changed in place: a definition parsed before (a Trigger API call on the
+  // draft reads it) must not outlive it, or runs would follow the old steps.
+  state_->ForgetDefinitions(out.id);
   XOAL_RETURN_IF_ERROR(state_->ReloadProject(project.id));
   return out;
 }
@@ -1124,6 +1181,7 @@ Status WorkflowEngine::Delete(const store::Project& project, std::string_view id
     }
     return txn.DeleteWorkflow(project.id, id);
   }));
+  state_->ForgetDefinitions(std::string(id));
   return state_->ReloadProject(project.id);
 }
 
@@ -1181,6 +1239,9 @@ struct TriggerRequest {
 };
 
 Result<TriggerRequest> ParseTriggerRequest(const json::object& body) {
+  // A misspelt idempotency_key would otherwise be dropped and a retry start the runs again.
+  static constexpr std::string_view kMembers[] = {"customers", "data", "idempotency_key"};
+  XOAL_RETURN_IF_ERROR(CheckKnownMembers(body, kMembers, "a trigger request"));
   TriggerRequest r;
   const json::value* cs = body.if_contains("customers");
   if (!cs || !cs->is_array() || cs->get_array().empty() ||

@@ -205,6 +205,93 @@ TEST_F(WorkflowsTest, RefusesInvalidDefinitionsNamingTheStep) {
                       422, "invalid", "trigger.create_customers"));
 }
 
+// Definitions that would pass the graph checks yet fail or mislead at run time are refused
+// when saved, naming the step's member.
+TEST_F(WorkflowsTest, RefusesStepsThatWouldFailOrMisleadAtRunTime) {
+  auto post = [&](std::string_view body) {
+    return http_->Post("/api/v1/workflows", J(body), key());
+  };
+  // A message its channel cannot send, or a template that does not compile.
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "send_email", "message": {"text": "hi"}}}})"),
+                      422, "invalid", "steps.a.message.subject"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "send_sms", "message": {}}}})"),
+                      422, "invalid", "steps.a.message.body"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "send_email", "message": {"subject": "Hi {{ customer.first_name",
+                                                        "text": "t"}}}})"),
+                      422, "invalid", "steps.a.message.subject"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "http_request", "url": "https://h.example/{% if %}"}}})"),
+                      422, "invalid", "steps.a.url"));
+  // Templated members and language variants are fine.
+  EXPECT_TRUE(HasStatus(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "send_email", "message": {"variants": {"English": {"subject":
+      "{{ trigger.s | default: 'Hi' }}", "text": "t"}}}, "next": "b"},
+      "b": {"type": "send_webhook", "message": {"url": "{{ trigger.url }}"}}}})"),
+                        201));
+  // `next` on a step that never follows it would make its target look reachable.
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "branch", "condition": {"tag": "VIP"}, "yes": "b", "next": "c"},
+                "b": {"type": "exit"}, "c": {"type": "add_tag", "tag": "t"}}})"),
+                      422, "invalid", "steps.a.next"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "exit", "next": "b"}, "b": {"type": "add_tag", "tag": "t"}}})"),
+                      422, "invalid", "steps.a.next"));
+  // A zero delay in a loop waits for nothing: the run would loop for ever.
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "add_tag", "tag": "t", "next": "b"},
+                "b": {"type": "delay", "duration": {"seconds": 0}, "next": "a"}}})"),
+                      422, "invalid", "steps.a"));
+  EXPECT_TRUE(HasStatus(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "add_tag", "tag": "t", "next": "b"},
+                "b": {"type": "delay", "duration": {"days": 1}, "next": "a"}}})"),
+                        201));
+  // A timeout_next with no timeout, a wait_until of both kinds, a misspelt goal `where` and an
+  // unknown member of re_entry would each be ignored without a word.
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "wait_for_event", "event": "e", "timeout_next": "b"},
+                "b": {"type": "exit"}}})"),
+                      422, "invalid", "steps.a.timeout"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "wait_until", "time_of_day": "09:00", "attribute": "d"}}})"),
+                      422, "invalid", "steps.a.attribute"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "goal": {"event": "order", "wehre": []}, "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "goal.wehre"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "entry": {"re_entry": {"after": {"days": 1}, "max": 2}}, "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "entry.re_entry"));
+  // Segments are checked as the segment and broadcast APIs do: they exist, and a step changes
+  // only a manual one.
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "segment_entered",
+      "segment_id": "seg_nope"}, "start": "a", "steps": {"a": {"type": "exit"}}})"),
+                      422, "invalid", "trigger.segment_id"));
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "branch", "condition": {"segment": "seg_nope"}, "yes": "b"},
+                "b": {"type": "exit"}}})"),
+                      422, "invalid", "steps.a.condition"));
+  HttpResponse seg = http_->Post(
+      "/api/v1/segments",
+      J(R"({"name": "Emails", "conditions": {"attribute": "email", "op": "exists"}})"), key());
+  ASSERT_TRUE(HasStatus(seg, 201));
+  std::string dynamic = Str(seg.json, "id");
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "add_to_segment", "segment_id": ")" +
+                           dynamic + R"("}}})"),
+                      422, "invalid", "steps.a.segment_id"));
+  EXPECT_TRUE(HasStatus(post(R"({"name": "x", "trigger": {"type": "segment_left",
+      "segment_id": ")" + dynamic +
+                             R"("}, "start": "a", "steps": {"a": {"type": "exit"}}})"),
+                        201));
+  // match_key compares with the run's key: without a keyed event trigger there is none.
+  EXPECT_TRUE(IsError(post(R"({"name": "x", "trigger": {"type": "event", "event": "cart"},
+      "start": "w", "steps": {"w": {"type": "wait_for_event", "event": "order",
+                                    "match_key": true}}})"),
+                      422, "invalid", "steps.w.match_key"));
+}
+
 TEST_F(WorkflowsTest, StatusesAndCrud) {
   std::string id = Create(J(R"({"name": "Welcome", "trigger": {"type": "api"}, "start": "a",
       "steps": {"a": {"type": "exit"}}})"));
@@ -363,6 +450,72 @@ TEST_F(WorkflowsTest, TriggerApiStartsRunsWithReasonsAndIdempotency) {
   EXPECT_EQ(Runs(id).size(), 1u);
   EXPECT_TRUE(
       IsError(http_->Post("/api/v1/workflows/nope/trigger", body, key()), 404, "not_found"));
+}
+
+// A draft edited in place after a Trigger API call on it (409, but the definition was read) runs
+// the saved steps once active, not the ones it had before the edit.
+TEST_F(WorkflowsTest, DraftEditedInPlaceRunsTheSavedSteps) {
+  std::string ann = Ann();
+  std::string id = Create(J(R"({"name": "Tagger", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "add_tag", "tag": "old"}}})"));
+  json::value body = J(R"({"customers": [{"user_id": "ann-1"}]})");
+  EXPECT_TRUE(IsError(http_->Post("/api/v1/workflows/" + id + "/trigger", body, key()), 409,
+                      "conflict", "status"));
+  HttpResponse put = http_->Put("/api/v1/workflows/" + id,
+                                J(R"({"name": "Tagger", "trigger": {"type": "api"}, "start": "b",
+      "steps": {"b": {"type": "add_tag", "tag": "new"}}})"),
+                                key());
+  ASSERT_TRUE(HasStatus(put, 200));
+  EXPECT_EQ(JsonAt(put.json, "/version"), "1");
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/activate", {}, key()), 200));
+
+  HttpResponse r = http_->Post("/api/v1/workflows/" + id + "/trigger", body, key());
+
+  ASSERT_TRUE(HasStatus(r, 200));
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[0], "status") == "completed"; }));
+  EXPECT_EQ(JsonAt(Customer(ann), "/tags"), "[\"new\"]");
+  EXPECT_EQ(JsonAt(Runs(id, "logs")[0], "/steps/0/step"), "\"b\"");
+  // A customer's runs list finds a run by id only when it is that customer's.
+  std::string run = Str(Runs(id)[0], "id");
+  std::string bob = CreateCustomer(json::object{{"user_id", "bob-1"}});
+  EXPECT_TRUE(
+      HasStatus(http_->Get("/api/v1/customers/" + ann + "/runs?run_id=" + run, key()), 200));
+  EXPECT_TRUE(IsError(http_->Get("/api/v1/customers/" + bob + "/runs?run_id=" + run, key()), 404,
+                      "not_found"));
+  // A misspelt idempotency_key is refused rather than dropped (a retry would start runs again).
+  EXPECT_TRUE(IsError(
+      http_->Post("/api/v1/workflows/" + id + "/trigger", J(R"({"customers": [{"user_id": "ann-1"}],
+                                        "idempotncy_key": "k"})"),
+                  key()),
+      422, "invalid", "idempotncy_key"));
+}
+
+// A message the outbox's policy skips at enqueue (here the frequency cap) is logged as skipped
+// with the reason, and analytics do not count it as sent.
+TEST_F(WorkflowsTest, MessageTheOutboxSkipsIsNotCountedAsSent) {
+  Ann();
+  ASSERT_TRUE(HasStatus(
+      http_->Patch("/api/v1/project", J(R"({"frequency_cap": {"per_day": 1}})"), key()), 200));
+  std::string id = CreateActive(J(R"({"name": "Two", "trigger": {"type": "api"}, "start": "a",
+      "steps": {"a": {"type": "send_email", "message": {"subject": "one", "text": "t",
+                      "unsubscribe_url": "https://example.com/u"}, "next": "b"},
+                "b": {"type": "send_email", "message": {"subject": "two", "text": "t",
+                      "unsubscribe_url": "https://example.com/u"}}}})"));
+
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/trigger",
+                                    J(R"({"customers": [{"user_id": "ann-1"}]})"), key()),
+                        200));
+
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[0], "status") == "completed"; }));
+  ASSERT_TRUE(Eventually([&] { return Emails() == 1; }));
+  json::value log = Runs(id, "logs")[0];
+  EXPECT_EQ(JsonAt(log, "/steps/0/outcome"), "\"sent\"");
+  EXPECT_EQ(JsonAt(log, "/steps/1/outcome"), "\"skipped\"");
+  EXPECT_EQ(JsonAt(log, "/steps/1/detail/reason"), "\"frequency_cap\"");
+  HttpResponse a = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+  EXPECT_EQ(JsonAt(a.json, "/messages_sent"), R"({"email":1})");
+  EXPECT_EQ(JsonAt(a.json, "/steps/b/outcomes"), R"({"skipped":1})");
+  EXPECT_EQ(Emails(), 1u);
 }
 
 // Re-entry after a cool-down, and a segment_entered trigger.
