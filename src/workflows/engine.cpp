@@ -150,6 +150,31 @@ std::optional<std::string> KeyOf(const store::Event& e, const std::optional<std:
   return json::serialize(*v);
 }
 
+// Run context member: the seq of the customer's newest event when the run entered. The run
+// reaches its first steps only when the scheduler advances it, so an event that came in between
+// (in the same ingest batch as the trigger, say) is looked for there, once, by the first
+// wait_for_event and by an event goal; later events reach waiting runs as they are written.
+constexpr std::string_view kEventsAfter = "events_after";
+
+// The oldest event of the customer named `name` with a seq after `after_seq` that `accept`
+// takes, or nullopt.
+Result<std::optional<store::Event>> EventSince(
+    store::ReadTxn& txn, const std::string& project_id, const std::string& usid, int64_t after_seq,
+    const std::string& name, const std::function<bool(const store::Event&)>& accept) {
+  constexpr int kPage = 100;
+  std::optional<store::Event> oldest;
+  int64_t before = 0;
+  while (true) {
+    XOAL_ASSIGN_OR_RETURN(auto page, txn.ListEvents(project_id, usid, before, kPage));
+    for (auto& e : page) {  // newest first
+      if (e.seq <= after_seq) return oldest;
+      if (e.name == name && accept(e)) oldest = std::move(e);
+    }
+    if (page.size() < static_cast<size_t>(kPage)) return oldest;
+    before = page.back().seq;
+  }
+}
+
 // A deterministic number in [0, 100) for a split: the same run, step and visit always land in
 // the same branch (so a re-executed step after a crash picks the same one).
 int SplitBucket(const std::string& run_id, const std::string& step, int visit) {
@@ -420,6 +445,10 @@ Result<WorkflowEngine::State::Entered> WorkflowEngine::State::Enter(
         bool ok, segments::MatchesStoredCustomer(txn, project, *def.entry.filter, *customer, now));
     if (!ok) return Entered{{}, "filter_not_matched"};
   }
+  if (!context.contains(kEventsAfter)) {
+    XOAL_ASSIGN_OR_RETURN(auto newest, txn.ListEvents(project.id, usid, 0, 1));
+    context[kEventsAfter] = newest.empty() ? int64_t{0} : newest.front().seq;
+  }
   store::WorkflowRun run;
   run.project_id = project.id;
   run.id = "run_" + RandomAlnum(20);
@@ -455,7 +484,7 @@ Status WorkflowEngine::State::StartTriggered(store::WriteTxn& txn, const store::
         if (!customer) break;
       }
       if (!EventMatches(t.where, *customer, e, now)) continue;
-      json::object context{{"event", core::EventToJson(e)}};
+      json::object context{{"event", core::EventToJson(e)}, {kEventsAfter, e.seq}};
       XOAL_RETURN_IF_ERROR(
           Enter(txn, project, *wf, e.usid, std::move(context), KeyOf(e, t.key), now).status());
     }
@@ -784,6 +813,7 @@ struct RunContext {
   const Definition& def;
   SystemTime now;
   bool sent = false;
+  std::optional<int64_t> events_after;  // the run's first advance: kEventsAfter
 };
 
 Status Log(RunContext& c, const Step& step, std::string outcome, std::string channel = {},
@@ -824,6 +854,18 @@ Result<Outcome> ExecuteWait(RunContext& c, const Step& step) {
     c.run.waiting = true;
     c.run.wake_at.reset();
     if (step.timeout) c.run.wake_at = AddSpan(c.now, *step.timeout, zone);
+    if (c.events_after) {
+      // The event may have come between the run's entry and now.
+      auto key_fits = [&](const store::Event& e) {
+        return !step.match_key || !c.run.run_key || KeyOf(e, c.def.trigger.key) == c.run.run_key;
+      };
+      XOAL_ASSIGN_OR_RETURN(auto early, EventSince(c.txn, c.project.id, c.customer.usid,
+                                                   *c.events_after, step.event, key_fits));
+      if (early) {
+        c.run.context["matched"] = core::EventToJson(*early);
+        c.run.wake_at = c.now;
+      }
+    }
     return Outcome{Outcome::kWait, {}};
   }
   if (step.time_of_day) return WaitUntil(c, NextTimeOfDay(c.now, *step.time_of_day, zone));
@@ -960,6 +1002,24 @@ Status WorkflowEngine::State::Advance(store::WriteTxn& txn, const std::string& p
   XOAL_ASSIGN_OR_RETURN(bool met, ConditionGoalMet(txn, *project, *def, *customer, *run, now));
   if (met) return Convert(txn, *run, now);
   RunContext c{txn, *this, *project, *customer, *run, *def, now};
+  if (const json::value* after = run->context.if_contains(kEventsAfter)) {
+    c.events_after = after->is_int64() ? after->get_int64() : int64_t{0};
+    run->context.erase(kEventsAfter);
+    if (def->goal && !def->goal->event.empty()) {
+      // A goal event written after the trigger but before this first advance converts too.
+      auto goal_fits = [&](const store::Event& e) {
+        auto key = KeyOf(e, def->trigger.key);
+        return EventMatches(def->goal->where, *customer, e, now) &&
+               (!run->run_key || !key || *key == *run->run_key);
+      };
+      XOAL_ASSIGN_OR_RETURN(auto goal, EventSince(txn, project_id, run->usid, *c.events_after,
+                                                  def->goal->event, goal_fits));
+      if (goal) {
+        run->context["converted_by"] = core::EventToJson(*goal);
+        return Convert(txn, *run, now);
+      }
+    }
+  }
   for (int i = 0; i < options_.max_steps_per_wake; ++i) {
     const Step& step = def->steps.at(run->step);
     XOAL_ASSIGN_OR_RETURN(Outcome o, Execute(c, step));
@@ -1289,14 +1349,15 @@ Result<std::optional<store::Customer>> TriggerCustomer(store::WriteTxn& txn,
     std::string value(v->get_string());
     if (key == store::CustomerKey::kEmail) {
       auto normal = core::NormalizeEmail(value);
-      if (!normal.ok()) return std::optional<store::Customer>();
+      if (!normal.ok()) return Status::InvalidArgument(normal.status().message(), "email");
       value = *normal;
     }
     XOAL_ASSIGN_OR_RETURN(auto found, core::ResolveCustomer(txn, project.id, key, value));
     if (found) return found;
   }
   if (!create || ref.contains("usid")) return std::optional<store::Customer>();
-  core::WriteContext ctx{&project, now, now, "workflow", nullptr};
+  // SPEC's added_via has no "workflow": a profile the Trigger API creates came through the API.
+  core::WriteContext ctx{&project, now, now, "api", nullptr};
   XOAL_ASSIGN_OR_RETURN(auto up, core::UpsertCustomer(txn, ctx, ref));
   return std::optional<store::Customer>(std::move(up.customer));
 }
@@ -1326,20 +1387,27 @@ Result<json::object> WorkflowEngine::Trigger(const store::Project& project, std:
     }
     Active wf{*w, def};
     json::array runs, skipped;
-    for (const auto& ref : request.customers) {
-      XOAL_ASSIGN_OR_RETURN(auto customer,
-                            TriggerCustomer(txn, project, ref, def->trigger.create_customers, now));
+    for (size_t i = 0; i < request.customers.size(); ++i) {
+      const json::object& ref = request.customers[i];
+      auto customer = TriggerCustomer(txn, project, ref, def->trigger.create_customers, now);
+      if (!customer.ok() && customer.status().code() == StatusCode::kInvalidArgument) {
+        // Nothing of this write commits: the 422 names the entry (a bad email, or a bad
+        // attribute of a profile it would create).
+        return customer.status().WithFieldPrefix(fmt::format("customers[{}]", i));
+      }
+      if (!customer.ok()) return customer.status();
+      const std::optional<store::Customer>& found = *customer;
       State::Entered entered{{}, "customer_not_found"};
-      if (customer) {
+      if (found) {
         json::object context{{"trigger", request.data}};
-        XOAL_ASSIGN_OR_RETURN(entered, state_->Enter(txn, project, wf, customer->usid,
+        XOAL_ASSIGN_OR_RETURN(entered, state_->Enter(txn, project, wf, found->usid,
                                                      std::move(context), std::nullopt, now));
       }
       if (entered.run_id.empty()) {
         skipped.push_back(json::object{{"customer", ref}, {"reason", entered.skipped}});
       } else {
         json::object named = ref;
-        named["usid"] = customer->usid;
+        named["usid"] = found->usid;
         runs.push_back(json::object{{"customer", std::move(named)}, {"run_id", entered.run_id}});
       }
     }

@@ -3,6 +3,7 @@
 // zones across daylight-saving changes, versions, pause and resume, and a restart mid-delay.
 // Emails go to the SMTP sink of the messaging fixture. Waits are bounded polls of the API.
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "integration/messaging_fixture.hpp"
@@ -394,6 +395,51 @@ TEST_F(WorkflowsTest, AbandonedCartKeyedByCartIdWithTwoCartsOpen) {
 }
 
 // A goal event ends the run as a conversion; keyed runs convert only on their own key.
+// The order comes in the same ingest batch as the cart, before the scheduler has moved the new
+// run to its wait: the wait still takes it (only with the run's key), and so does an event goal.
+TEST_F(WorkflowsTest, EventInTheTriggersBatchReachesTheFirstWaitAndTheGoal) {
+  CreateCustomer(json::object{{"user_id", "ann-1"}, {"email", "ann@example.com"}});
+  std::string wait = CreateActive(J(R"({"name": "Cart",
+      "trigger": {"type": "event", "event": "cart_updated", "key": "cart_id"},
+      "entry": {"re_entry": "always"}, "start": "wait",
+      "steps": {"wait": {"type": "wait_for_event", "event": "order_completed", "match_key": true,
+                         "timeout": {"hours": 4}, "next": "done", "timeout_next": "remind"},
+                "remind": {"type": "add_tag", "tag": "reminded"}, "done": {"type": "exit"}}})"));
+  std::string goal = CreateActive(J(R"({"name": "Cart goal",
+      "trigger": {"type": "event", "event": "cart_updated", "key": "cart_id"},
+      "entry": {"re_entry": "always"}, "goal": {"event": "order_completed"}, "start": "d",
+      "steps": {"d": {"type": "delay", "duration": {"hours": 4}}}})"));
+  auto track = [&](const char* id, const char* event, const char* cart) {
+    return json::object{{"type", "track"},
+                        {"userId", "ann-1"},
+                        {"event", event},
+                        {"messageId", id},
+                        {"properties", json::object{{"cart_id", cart}}}};
+  };
+  json::array batch{track("b1", "cart_updated", "A"), track("b2", "order_completed", "A"),
+                    track("b3", "cart_updated", "B"), track("b4", "order_completed", "C")};
+
+  HttpResponse r =
+      http_->Post("/ingest/v1/segment/event", json::object{{"batch", batch}}, alpha_.ingestion_key);
+
+  ASSERT_TRUE(HasStatus(r, 200));
+  ASSERT_TRUE(Settled(wait, 2));
+  ASSERT_TRUE(Settled(goal, 2));
+  std::map<std::string, std::string> by_key;
+  for (const auto& run : Runs(wait)) by_key[Str(run, "key")] = Str(run, "status");
+  EXPECT_EQ(by_key["A"], "completed");  // took the "event" exit
+  EXPECT_EQ(by_key["B"], "active");     // order C is another cart: still waiting
+  json::array logs = Runs(wait, "logs");
+  for (const auto& run : logs) {
+    if (Str(run, "key") == "A") EXPECT_EQ(JsonAt(run, "/steps/0/outcome"), "\"event\"");
+  }
+  // A keyed goal event converts only the run with its key (b2 carries A; C is neither).
+  std::map<std::string, std::string> goals;
+  for (const auto& run : Runs(goal)) goals[Str(run, "key")] = Str(run, "status");
+  EXPECT_EQ(goals["A"], "converted");
+  EXPECT_EQ(goals["B"], "active");
+}
+
 TEST_F(WorkflowsTest, GoalEndsRunAsConversion) {
   Ann();
   std::string id = CreateActive(J(R"({"name": "Nudge",
@@ -488,6 +534,32 @@ TEST_F(WorkflowsTest, DraftEditedInPlaceRunsTheSavedSteps) {
                                         "idempotncy_key": "k"})"),
                   key()),
       422, "invalid", "idempotncy_key"));
+}
+
+// A bad entry of a Trigger API call is a 422 naming it, with nothing started or created; a
+// profile it creates says it came through the API.
+TEST_F(WorkflowsTest, TriggerApiNamesABadEntryAndCreatesProfilesAsApi) {
+  std::string id = CreateActive(J(R"({"name": "Create", "start": "a",
+      "trigger": {"type": "api", "create_customers": true}, "steps": {"a": {"type": "exit"}}})"));
+  auto trigger = [&](std::string_view customers) {
+    return http_->Post("/api/v1/workflows/" + id + "/trigger",
+                       J(R"({"customers": )" + std::string(customers) + "}"), key());
+  };
+
+  EXPECT_TRUE(IsError(trigger(R"([{"user_id": "new-1"}, {"user_id": "new-2", "email": "no at"}])"),
+                      422, "invalid", "customers[1].email"));
+  EXPECT_TRUE(IsError(trigger(R"([{"user_id": "new-3", "timezone": "Mars/Olympus"}])"), 422,
+                      "invalid", "customers[0].timezone"));
+  EXPECT_TRUE(Runs(id).empty());
+  EXPECT_TRUE(
+      IsError(http_->Get("/api/v1/customers/lookup?user_id=new-1", key()), 404, "not_found"));
+
+  HttpResponse ok = trigger(R"([{"user_id": "new-1"}])");
+
+  ASSERT_TRUE(HasStatus(ok, 200));
+  HttpResponse c = http_->Get("/api/v1/customers/lookup?user_id=new-1", key());
+  ASSERT_TRUE(HasStatus(c, 200));
+  EXPECT_EQ(Str(c.json, "added_via"), "api");
 }
 
 // A message the outbox's policy skips at enqueue (here the frequency cap) is logged as skipped
