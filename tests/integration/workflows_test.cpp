@@ -562,6 +562,27 @@ TEST_F(WorkflowsTest, TriggerApiNamesABadEntryAndCreatesProfilesAsApi) {
   EXPECT_EQ(Str(c.json, "added_via"), "api");
 }
 
+// Archive ends the runs still going as `exited`, shown as ended: no step, not waiting, no
+// wake-up (docs/api.md, runs).
+TEST_F(WorkflowsTest, ArchiveEndsRunsWithNoStepLeft) {
+  Ann();
+  std::string id = CreateActive(J(R"({"name": "Wait", "trigger": {"type": "api"}, "start": "w",
+      "steps": {"w": {"type": "wait_for_event", "event": "order", "timeout": {"days": 1}}}})"));
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/trigger",
+                                    J(R"({"customers": [{"user_id": "ann-1"}]})"), key()),
+                        200));
+  ASSERT_TRUE(Settled(id, 1));
+
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/archive", {}, key()), 200));
+
+  json::value run = Runs(id)[0];
+  EXPECT_EQ(Str(run, "status"), "exited");
+  EXPECT_EQ(JsonAt(run, "/step"), "null");
+  EXPECT_EQ(JsonAt(run, "/waiting"), "false");
+  EXPECT_EQ(JsonAt(run, "/wake_at"), "null");
+  EXPECT_NE(JsonAt(run, "/ended_at"), "null");
+}
+
 // A message the outbox's policy skips at enqueue (here the frequency cap) is logged as skipped
 // with the reason, and analytics do not count it as sent.
 TEST_F(WorkflowsTest, MessageTheOutboxSkipsIsNotCountedAsSent) {
