@@ -185,9 +185,15 @@ http::Response Click(Api& api, ApiCall& call) {
 // POST /api/v1/messages/{id}/events {"type": "delivered"|"bounced", "permanent": bool,
 // "detail": "..."}: what a provider reported about a sent message. A permanent bounce also
 // suppresses the address.
+constexpr std::string_view kReportMembers[] = {"type", "permanent", "detail"};
+
 http::Response ReportEvent(Api& api, ApiCall& call) {
   auto body = ParseObjectBody(call.req);
   if (!body.ok()) return ErrorResponse(body.status());
+  // A misspelt "permanent" would otherwise suppress the address as a hard bounce.
+  if (Status known = CheckKnownMembers(*body, kReportMembers, "a provider report"); !known.ok()) {
+    return ErrorResponse(known);
+  }
   auto type = OptionalString(*body, "type");
   if (!type.ok()) return ErrorResponse(type.status());
   if (!*type || (**type != "delivered" && **type != "bounced")) {

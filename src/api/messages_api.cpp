@@ -25,6 +25,7 @@ struct MessageRequest {
   std::optional<messaging::Channel> channel;
   std::string idempotency_key;
   std::optional<bool> transactional;
+  bool strict = false;  // undefined variables and unknown filters are template errors
 };
 
 Status ReadCustomerRef(const json::object& body, MessageRequest& out) {
@@ -54,7 +55,8 @@ Status ReadCustomerRef(const json::object& body, MessageRequest& out) {
 }
 
 constexpr std::string_view kMessageRequestMembers[] = {
-    "customer", "message", "data", "event", "channel", "idempotency_key", "transactional"};
+    "customer", "message",         "data",          "event",
+    "channel",  "idempotency_key", "transactional", "strict"};
 
 Result<MessageRequest> ParseMessageRequest(const json::object& body) {
   MessageRequest r;
@@ -89,6 +91,8 @@ Result<MessageRequest> ParseMessageRequest(const json::object& body) {
                                    "idempotency_key");
   }
   if (key) r.idempotency_key = *key;
+  XOAL_ASSIGN_OR_RETURN(auto strict, OptionalBool(body, "strict"));
+  r.strict = strict.value_or(false);
   XOAL_ASSIGN_OR_RETURN(r.transactional, OptionalBool(body, "transactional"));
   if (!r.transactional) {
     XOAL_ASSIGN_OR_RETURN(r.transactional, OptionalBool(r.message, "transactional"));
@@ -165,7 +169,8 @@ http::Response RenderTemplate(Api& api, ApiCall& call) {
   auto p = Prepare(api, call, *r);
   if (!p.ok()) return ErrorResponse(p.status());
 
-  auto rendered = api.deps().renderer->Render(call.project, p->customer, r->message, p->data);
+  auto rendered =
+      api.deps().renderer->Render(call.project, p->customer, r->message, p->data, r->strict);
   if (!rendered.ok()) return RenderErrorResponse(rendered.status());
   if (r->channel) {
     Status st = messaging::ValidateMessageForChannel(*r->channel, rendered->message);
@@ -193,7 +198,8 @@ http::Response SendMessage(Api& api, ApiCall& call) {
             std::string(messaging::ChannelName(*r->channel)) + " first",
         "channel"));
   }
-  auto rendered = api.deps().renderer->Render(call.project, p->customer, r->message, p->data);
+  auto rendered =
+      api.deps().renderer->Render(call.project, p->customer, r->message, p->data, r->strict);
   if (!rendered.ok()) return RenderErrorResponse(rendered.status());
   json::object content = std::move(rendered->message);
   content.erase("transactional");

@@ -169,7 +169,7 @@ Status ValidateMessageForChannel(Channel channel, const json::object& m) {
 Result<RenderedMessage> MessageRenderer::Render(const store::Project& project,
                                                 const store::Customer& customer,
                                                 const json::object& message,
-                                                const json::object& data) {
+                                                const json::object& data, bool strict) {
   if (auto v = message.find("variants"); v != message.end() && !v->value().is_null()) {
     if (!v->value().is_object()) {
       return Status::InvalidArgument("message.variants must be an object by language",
@@ -205,14 +205,14 @@ Result<RenderedMessage> MessageRenderer::Render(const store::Project& project,
     std::string path = overrides && overrides->contains(k)
                            ? "message.variants." + *variant + "." + std::string(k)
                            : "message." + std::string(k);
-    XOAL_ASSIGN_OR_RETURN(auto rendered, RenderValue(v, data, path));
+    XOAL_ASSIGN_OR_RETURN(auto rendered, RenderValue(v, data, path, strict));
     out.message[k] = std::move(rendered);
   }
   return out;
 }
 
 Result<json::value> MessageRenderer::RenderValue(const json::value& v, const json::object& data,
-                                                 const std::string& path) {
+                                                 const std::string& path, bool strict) {
   if (v.is_string()) {
     auto tmpl = cache_.Get(v.get_string());
     if (!tmpl.ok()) {
@@ -220,6 +220,8 @@ Result<json::value> MessageRenderer::RenderValue(const json::value& v, const jso
     }
     liquid::RenderOptions options;
     options.now = clock_.SystemNow();
+    options.strict_variables = strict;
+    options.strict_filters = strict;
     auto text = liquid::Render(**tmpl, data, options);
     if (!text.ok()) return Status::InvalidArgument(path + ": " + text.status().message(), path);
     return json::value(std::move(*text));
@@ -227,7 +229,7 @@ Result<json::value> MessageRenderer::RenderValue(const json::value& v, const jso
   if (v.is_object()) {
     json::object out;
     for (const auto& [k, x] : v.get_object()) {
-      XOAL_ASSIGN_OR_RETURN(auto r, RenderValue(x, data, path + "." + std::string(k)));
+      XOAL_ASSIGN_OR_RETURN(auto r, RenderValue(x, data, path + "." + std::string(k), strict));
       out[k] = std::move(r);
     }
     return json::value(std::move(out));
@@ -236,7 +238,8 @@ Result<json::value> MessageRenderer::RenderValue(const json::value& v, const jso
     json::array out;
     const auto& a = v.get_array();
     for (size_t i = 0; i < a.size(); ++i) {
-      XOAL_ASSIGN_OR_RETURN(auto r, RenderValue(a[i], data, path + "." + std::to_string(i)));
+      XOAL_ASSIGN_OR_RETURN(auto r,
+                            RenderValue(a[i], data, path + "." + std::to_string(i), strict));
       out.push_back(std::move(r));
     }
     return json::value(std::move(out));

@@ -61,13 +61,15 @@ class MessageRenderer {
   // default language as the fallback and renders every string in it over `data`.
   // Errors: kInvalidArgument with field "message.<path>" and a message holding the template's
   // "line L, column C: " (see TemplateErrorPosition); kInvalidArgument when `message.variants`
-  // is not an object of objects.
+  // is not an object of objects. `strict`: an undefined variable or unknown filter is such an
+  // error too (Liquid strict_variables and strict_filters) instead of rendering as nothing.
   Result<RenderedMessage> Render(const store::Project& project, const store::Customer& customer,
-                                 const json::object& message, const json::object& data);
+                                 const json::object& message, const json::object& data,
+                                 bool strict = false);
 
  private:
   Result<json::value> RenderValue(const json::value& v, const json::object& data,
-                                  const std::string& path);
+                                  const std::string& path, bool strict);
 
   const Clock& clock_;
   liquid::TemplateCache cache_;

@@ -291,6 +291,11 @@ TEST_F(PolicyTest, ProviderReportsRecordDeliveryAndHardBouncesSuppress) {
   EXPECT_TRUE(HasEvent(usid, "message_delivered"));
   EXPECT_TRUE(
       IsError(http_->Post(path, json::object{{"type", "lost"}}, key()), 422, "invalid", "type"));
+  // Review 5: a misspelt member was ignored, so {"permanant": false} suppressed the address.
+  EXPECT_TRUE(
+      IsError(http_->Post(path, json::object{{"type", "bounced"}, {"permanant", false}}, key()),
+              422, "invalid", "permanant"));
+  EXPECT_FALSE(HasEvent(usid, "message_bounced"));
   HttpResponse bounce = http_->Post(path, json::object{{"type", "bounced"}}, key());
   ASSERT_TRUE(HasStatus(bounce, 200)) << bounce.body;
   EXPECT_TRUE(HasEvent(usid, "message_bounced"));

@@ -103,6 +103,41 @@ TEST_F(MessagingRenderTest, TemplateErrorIs422WithLineAndColumn) {
   EXPECT_EQ(JsonAt(unclosed.json, "/error/line"), "1");
 }
 
+// Review 5: the Liquid module's strict mode could not be reached through the API, so a preview
+// could not tell a misspelt variable (rendered as nothing) from an empty one.
+TEST_F(MessagingRenderTest, StrictModeNamesUndefinedVariablesAndFiltersWithTheirPosition) {
+  CreateCustomer(json::object{{"email", "a@example.com"}, {"first_name", "Ann"}});
+  auto render = [&](const std::string& text, bool strict) {
+    json::object body{{"customer", json::object{{"email", "a@example.com"}}},
+                      {"message", json::object{{"subject", "s"}, {"text", text}}}};
+    if (strict) body["strict"] = true;
+    return Render(*http_, key(), body);
+  };
+  const std::string misspelt = "Hi\n  {{ customer.frist_name }}";
+
+  HttpResponse lax = render(misspelt, false);
+  HttpResponse strict = render(misspelt, true);
+  HttpResponse filter = render("{{ customer.first_name | shout }}", true);
+  HttpResponse fine = render("{{ customer.first_name }} {{ customer.nick | default: 'x' }}", true);
+  HttpResponse not_bool = Render(*http_, key(),
+                                 {{"customer", json::object{{"email", "a@example.com"}}},
+                                  {"message", json::object{{"subject", "s"}}},
+                                  {"strict", "yes"}});
+
+  ASSERT_TRUE(HasStatus(lax, 200));
+  EXPECT_EQ(JsonAt(lax.json, "/message/text"), "\"Hi\\n  \"");
+  ASSERT_TRUE(IsError(strict, 422, "invalid", "message.text"));
+  EXPECT_EQ(JsonAt(strict.json, "/error/line"), "2");
+  EXPECT_NE(Str(strict.json.at("error"), "message").find("frist_name"), std::string::npos)
+      << strict.body;
+  ASSERT_TRUE(IsError(filter, 422, "invalid", "message.text"));
+  EXPECT_NE(Str(filter.json.at("error"), "message").find("shout"), std::string::npos)
+      << filter.body;
+  ASSERT_TRUE(HasStatus(fine, 200));
+  EXPECT_EQ(JsonAt(fine.json, "/message/text"), "\"Ann x\"");
+  EXPECT_TRUE(IsError(not_bool, 422, "invalid", "strict"));
+}
+
 TEST_F(MessagingRenderTest, BadRequestsAreNamed) {
   CreateCustomer(json::object{{"email", "a@example.com"}});
   json::object ok_message{{"subject", "s"}, {"text", "t"}};
