@@ -205,6 +205,9 @@ http::Response SendMessage(Api& api, ApiCall& call) {
   content.erase("transactional");
   bool transactional = r->transactional.value_or(false);
   Status valid = messaging::CheckOutgoing(*r->channel, content, transactional);
+  if (valid.ok() && *r->channel == messaging::Channel::kEmail) {
+    valid = messaging::CheckEmailSendable(content);
+  }
   if (!valid.ok()) return ErrorResponse(valid);
   // The outbox fills in the recipient and skips (no_address) a customer without one.
   content.erase("to");

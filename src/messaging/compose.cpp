@@ -1,5 +1,6 @@
 #include "messaging/compose.hpp"
 
+#include "channels/email.hpp"
 #include "messaging/render.hpp"
 
 namespace xoal::messaging {
@@ -46,6 +47,28 @@ std::string_view AddressName(Channel channel) {
 Status CheckOutgoing(Channel channel, const json::object& content, bool /*transactional*/) {
   XOAL_RETURN_IF_ERROR(ValidateMessageForChannel(channel, content));
   return Status::Ok();
+}
+
+Status CheckEmailSendable(const json::object& content) {
+  auto text = [&](std::string_view name) {
+    const json::value* v = content.if_contains(name);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  // Placeholders stand in for what is decided later (recipient, key, the channel's sender) and
+  // the body, which the sender does not refuse and need not be encoded here.
+  channels::EmailMessage m;
+  m.to = "check@example.invalid";
+  m.from = text("from");
+  m.subject = text("subject");
+  m.text = "x";
+  m.transactional = true;
+  m.unsubscribe_url = text("unsubscribe_url");
+  m.unsubscribe_mailto = text("unsubscribe_mailto");
+  channels::MimeEnvelope envelope{"check", SystemTime{}, "=_check"};
+  auto mime = channels::BuildEmailMime(m, "check@example.invalid", envelope);
+  if (mime.ok()) return Status::Ok();
+  Status st = mime.status().WithFieldPrefix("message");
+  return Status::InvalidArgument(st.field() + ": " + st.message(), st.field());
 }
 
 }  // namespace xoal::messaging

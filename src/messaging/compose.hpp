@@ -26,4 +26,12 @@ std::string_view AddressName(Channel channel);
 // "message.<member>".
 Status CheckOutgoing(Channel channel, const json::object& content, bool transactional);
 
+// For rendered email content about to be enqueued: what the SMTP sender would refuse as an
+// `invalid_message` at send time (a `from` that is no mailbox, a subject with a line break, an
+// `unsubscribe_url` that is not http(s) or an `unsubscribe_mailto` that is not mailto:), found
+// now so the caller gets a 422 instead of a message that fails later. The recipient and the
+// channel's default sender are checked elsewhere. Errors: kInvalidArgument, field
+// "message.<member>".
+Status CheckEmailSendable(const json::object& content);
+
 }  // namespace xoal::messaging

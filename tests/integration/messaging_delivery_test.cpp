@@ -385,6 +385,39 @@ TEST_F(MessagingDeliveryTest, EnqueueRejectsWhatCannotBeSent) {
   EXPECT_TRUE(IsError(Enqueue(bad_key), 422, "invalid", "idempotency_key"));
 }
 
+// Review 5: an unsubscribe_url that is not http(s), a from that is no mailbox or a subject with a
+// line break (here from customer data) answered 201 and the message then failed at send time.
+TEST_F(MessagingDeliveryTest, EmailTheSenderWouldRefuseIs422AtEnqueue) {
+  ConfigureEmail();
+  std::string ann = Ann();
+  ASSERT_TRUE(HasStatus(http_->Patch("/api/v1/customers/" + ann,
+                                     {{"attributes", {{"title", "Dr\r\nBcc: x@y.z"}}}}, key()),
+                        200));
+  auto email = [&](const char* member, const char* value) {
+    json::object body = EmailBody(ann, member);
+    body["transactional"] = false;
+    body["message"].as_object()[member] = value;
+    return body;
+  };
+
+  HttpResponse url = Enqueue(email("unsubscribe_url", "javascript:alert(1)"));
+  HttpResponse mailto = Enqueue(email("unsubscribe_mailto", "https://x.example"));
+  HttpResponse from = Enqueue(email("from", "not a mailbox"));
+  HttpResponse subject = Enqueue(email("subject", "Hello {{ customer.title }}"));
+  HttpResponse fine =
+      Enqueue(email("unsubscribe_url", "https://example.com/u?c={{ customer.usid }}"));
+
+  EXPECT_TRUE(IsError(url, 422, "invalid", "message.unsubscribe_url"));
+  EXPECT_TRUE(IsError(mailto, 422, "invalid", "message.unsubscribe_mailto"));
+  EXPECT_TRUE(IsError(from, 422, "invalid", "message.from"));
+  EXPECT_TRUE(IsError(subject, 422, "invalid", "message.subject"));
+  ASSERT_TRUE(HasStatus(fine, 201));
+  WaitForStatus(Str(fine.json, "id"), "sent", 1);
+  HttpResponse list = http_->Get("/api/v1/messages", key());
+  ASSERT_TRUE(HasStatus(list, 200));
+  EXPECT_EQ(list.json.at("data").as_array().size(), 1u);
+}
+
 TEST_F(MessagingDeliveryTest, ListFiltersAndPaginatesNewestFirst) {
   ConfigureEmail();
   ConfigureSms();
