@@ -257,6 +257,10 @@ Result<store::Project> ApplyProjectPatch(store::Project p, const json::object& p
     } else if (key == "quiet_hours") {
       XOAL_RETURN_IF_ERROR(ValidateQuietHours(v));
       settings["quiet_hours"] = v;
+      // Stored with its default so reads say what the outbox does (hold), not leave it unsaid.
+      if (v.is_object() && !v.get_object().contains("mode")) {
+        settings["quiet_hours"].as_object()["mode"] = "hold";
+      }
     } else if (key == "tracking") {
       XOAL_RETURN_IF_ERROR(ApplyTracking(settings, v));
     } else if (key == "public_base_url") {

@@ -202,6 +202,10 @@ TEST_F(PolicyTest, FrequencyCapCountsDaysInTheCustomersZone) {
 TEST_F(PolicyTest, QuietHoursHoldOrSkipInEachCustomersZone) {
   ConfigureSms();
   Patch({{"quiet_hours", json::object{{"start", "21:00"}, {"end", "08:00"}}}});
+  // Review 5: the default mode was applied but never shown.
+  HttpResponse project = http_->Get("/api/v1/project", key());
+  ASSERT_TRUE(HasStatus(project, 200));
+  EXPECT_EQ(JsonAt(project.json, "/quiet_hours/mode"), "\"hold\"");
   // 21:30 UTC: 22:30 in Lagos (inside), 06:30 next day in Tokyo (inside, morning part),
   // 16:30 in New York (outside).
   SetClock("2026-03-02T21:30:00Z");
