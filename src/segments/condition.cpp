@@ -346,6 +346,7 @@ class Parser {
   Status ParseWhere(const json::value& v, const std::string& path, Node& node);
   Status ParseCount(const json::value& v, const std::string& path, Node& node);
   Status ParseEventBetween(const json::value& v, const std::string& path, Node& node);
+  void NoteEventAge(const internal::EventSpec& spec);
 
   int parts_ = 0;
   bool reads_time_ = false;
@@ -355,6 +356,9 @@ class Parser {
   std::set<std::string> companies_;
   std::set<std::string> company_attributes_;
   std::set<std::string> segments_;
+  bool events_of_any_age_ = false;
+  std::optional<std::chrono::minutes> events_within_last_;
+  std::optional<SystemTime> events_from_;
 };
 
 Result<Node> Parser::Parse(const json::value& v, const std::string& path, int depth) {
@@ -465,7 +469,24 @@ Result<Node> Parser::ParseEvent(const json::object& obj, const std::string& path
     XOAL_RETURN_IF_ERROR(ParseEventBetween(between->value(), Member(path, "between"), node));
   }
   reads_time_ = reads_time_ || node.reads_time;
+  NoteEventAge(node.event);
   return node;
+}
+
+void Parser::NoteEventAge(const internal::EventSpec& spec) {
+  if (spec.within_last) {
+    events_within_last_ =
+        std::max(events_within_last_.value_or(*spec.within_last), *spec.within_last);
+  } else if (spec.from) {
+    // A calendar day starts at most 14 hours before its UTC midnight, in any time zone.
+    SystemTime from = spec.from->day
+                          ? SystemTime(date::sys_days(spec.from->day->time_since_epoch()) -
+                                       std::chrono::hours(24))
+                          : spec.from->instant;
+    events_from_ = std::min(events_from_.value_or(from), from);
+  } else {
+    events_of_any_age_ = true;
+  }
 }
 
 Status Parser::ParseWhere(const json::value& v, const std::string& path, Node& node) {
@@ -577,10 +598,24 @@ Dependencies Parser::TakeDependencies() {
   d.company_attributes = list(company_attributes_);
   d.segments = list(segments_);
   d.reads_time = reads_time_;
+  d.events_of_any_age = events_of_any_age_;
+  d.events_within_last = events_within_last_;
+  d.events_from = events_from_;
   return d;
 }
 
 }  // namespace
+
+std::optional<SystemTime> EventsSince(const Dependencies& d, SystemTime now) {
+  if (d.events_of_any_age || d.events.empty()) return std::nullopt;
+  std::optional<SystemTime> since = d.events_from;
+  if (d.events_within_last) {
+    // An event counts while timestamp <= t < timestamp + window, for t from now on.
+    SystemTime start = internal::SaturatingAdd(now, -*d.events_within_last);
+    since = std::min(since.value_or(start), start);
+  }
+  return since;
+}
 
 Result<Condition> ParseCondition(const json::value& conditions, std::string_view path) {
   Parser parser;

@@ -75,7 +75,18 @@ struct Dependencies {
   // True when the result can change with time alone (a relative window on an attribute, an event
   // or an event property). When false, NextFlipTime() is always nullopt.
   bool reads_time = false;
+  // How old an event may be and still count for an event condition (see EventsSince): some
+  // condition counts events of any age, or else the widest `within_last` and the earliest
+  // `between` start.
+  bool events_of_any_age = false;
+  std::optional<std::chrono::minutes> events_within_last;
+  std::optional<SystemTime> events_from;
 };
+
+// The oldest event timestamp that can change the answer of a condition with dependencies `d`
+// evaluated at `now` (or when it flips next): older events may be left out of the view.
+// nullopt when every event counts.
+std::optional<SystemTime> EventsSince(const Dependencies& d, SystemTime now);
 
 // A parsed and validated condition. Cheap to copy: copies share one immutable tree.
 class Condition {

@@ -903,5 +903,34 @@ TEST(NextFlipTimeRandomTest, MatchesBruteForceMinuteByMinute) {
   EXPECT_GT(flips_checked, kCases / 4);
 }
 
+// Evaluation may leave out events older than EventsSince: it must be the oldest timestamp that
+// any event condition of the tree can still count, and nothing when one counts every age.
+TEST(EventsSinceTest, IsTheOldestTimestampAnyEventConditionCanCount) {
+  SystemTime now = T("2026-03-10T12:00:00Z");
+  auto since = [&](std::string_view text) {
+    return EventsSince(MustParse(text).dependencies(), now);
+  };
+  EXPECT_EQ(since(R"({"attribute": "plan", "op": "eq", "value": "pro"})"), std::nullopt);
+  EXPECT_EQ(since(R"({"event": "order"})"), std::nullopt);
+  EXPECT_EQ(since(R"({"event": "order", "within_last": {"days": 7}})"), now - days(7));
+  EXPECT_EQ(since(R"({"any": [{"event": "order", "within_last": {"days": 7}},
+                               {"not": {"event": "login", "within_last": {"hours": 30}}}]})"),
+            now - days(7));
+  EXPECT_EQ(since(R"({"all": [{"event": "order", "within_last": {"days": 7}},
+                               {"event": "login", "count": {"op": "eq", "value": 2}}]})"),
+            std::nullopt);
+  EXPECT_EQ(since(R"({"event": "order",
+                      "between": ["2026-01-05T10:00:00Z", "2026-02-01T00:00:00Z"]})"),
+            T("2026-01-05T10:00:00Z"));
+  // A calendar day may start up to 14 hours before its UTC midnight: a day earlier is safe.
+  EXPECT_EQ(since(R"({"event": "order", "between": ["2026-01-05", "2026-02-01"]})"),
+            T("2026-01-04T00:00:00Z"));
+  EXPECT_EQ(
+      since(
+          R"({"any": [{"event": "order", "between": ["2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z"]},
+                               {"event": "order", "within_last": {"days": 30}}]})"),
+      now - days(30));
+}
+
 }  // namespace
 }  // namespace xoal::segments

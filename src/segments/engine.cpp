@@ -100,10 +100,30 @@ struct ViewData {
   std::vector<store::Event> events;
 };
 
-// Loads what evaluation reads about `customer`: its companies and, of its events, only those
-// named in `event_names` (none when empty), newest first.
-Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer,
-                          const std::vector<std::string>& event_names) {
+// Which of a customer's events an evaluation of some conditions at one instant reads: those
+// with the names they read, no older than the oldest that can count for any of them.
+struct EventQuery {
+  std::vector<std::string> names;  // none: no event is read
+  std::optional<SystemTime> since;
+};
+
+EventQuery EventsFor(const std::vector<const Condition*>& conditions, SystemTime now) {
+  std::set<std::string> names;
+  std::optional<SystemTime> since;
+  bool any_age = false;
+  for (const Condition* c : conditions) {
+    const Dependencies& d = c->dependencies();
+    if (d.events.empty()) continue;
+    names.insert(d.events.begin(), d.events.end());
+    auto mine = EventsSince(d, now);
+    if (!mine) any_age = true;
+    if (mine && !any_age) since = std::min(since.value_or(*mine), *mine);
+  }
+  return EventQuery{{names.begin(), names.end()}, any_age ? std::nullopt : since};
+}
+
+// Loads what evaluation reads about `customer`: its companies and the events `events` asks for.
+Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer, const EventQuery& events) {
   ViewData v;
   v.customer = std::move(customer);
   const std::string& pid = v.customer.project_id;
@@ -112,9 +132,9 @@ Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer,
     XOAL_ASSIGN_OR_RETURN(auto company, txn.GetCompany(pid, m.company_id));
     if (company) v.companies.push_back(std::move(*company));
   }
-  if (!event_names.empty()) {
-    XOAL_ASSIGN_OR_RETURN(
-        v.events, txn.ListEventsNamed(pid, v.customer.usid, event_names, kMaxEventsPerView));
+  if (!events.names.empty()) {
+    XOAL_ASSIGN_OR_RETURN(v.events, txn.ListEventsNamed(pid, v.customer.usid, events.names,
+                                                        events.since, kMaxEventsPerView));
   }
   return v;
 }
@@ -144,16 +164,6 @@ CustomerView ViewOf(const ViewData& v, const date::time_zone* zone,
     return member_of.contains(segment_id);
   };
   return view;
-}
-
-// The names of the events any of `conditions` reads, each once.
-std::vector<std::string> EventNames(const std::vector<const Condition*>& conditions) {
-  std::set<std::string> names;
-  for (const Condition* c : conditions) {
-    const auto& events = c->dependencies().events;
-    names.insert(events.begin(), events.end());
-  }
-  return {names.begin(), names.end()};
 }
 
 Status ValidateName(const json::value& v) {
@@ -324,7 +334,8 @@ class SegmentEngine::State {
       }
       if (reachable.contains(d.segment.id)) conditions.push_back(&*d.condition);
     }
-    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, std::move(*customer), EventNames(conditions)));
+    XOAL_ASSIGN_OR_RETURN(auto data,
+                          LoadView(txn, std::move(*customer), EventsFor(conditions, now)));
     // The customer's memberships, read once and kept current as this evaluation records changes:
     // the conditions that read other segments see the changes made before them.
     XOAL_ASSIGN_OR_RETURN(auto ids, txn.ListSegmentsOf(project->id, usid));
@@ -917,13 +928,13 @@ Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,
   PreviewResult out;
   SystemTime now = state_->clock_.SystemNow();
   const date::time_zone* zone = ProjectZone(&project);
-  const std::vector<std::string>& event_names = condition.dependencies().events;
+  EventQuery events = EventsFor({&condition}, now);
   XOAL_RETURN_IF_ERROR(state_->inner_.Read([&](store::ReadTxn& txn) {
     store::PageRequest page{0, kScanPage};
     while (true) {
       XOAL_ASSIGN_OR_RETURN(auto customers, txn.ListCustomers(project.id, {}, page));
       for (auto& c : customers) {
-        XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, c, event_names));
+        XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, c, events));
         if (!Matches(condition, ViewOf(data, txn, zone), now)) continue;
         ++out.size;
         if (out.sample.size() < sample_size) out.sample.push_back(std::move(data.customer));
@@ -938,16 +949,14 @@ Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,
 Result<bool> MatchesStoredCustomer(store::ReadTxn& txn, const store::Project& project,
                                    const Condition& condition, const store::Customer& customer,
                                    SystemTime now) {
-  const std::vector<std::string>& event_names = condition.dependencies().events;
-  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, event_names));
+  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, EventsFor({&condition}, now)));
   return Matches(condition, ViewOf(data, txn, ProjectZone(&project)), now);
 }
 
 Result<StoredMatch> EvaluateStoredCustomer(store::ReadTxn& txn, const store::Project& project,
                                            const Condition& condition,
                                            const store::Customer& customer, SystemTime now) {
-  const std::vector<std::string>& event_names = condition.dependencies().events;
-  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, event_names));
+  XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, customer, EventsFor({&condition}, now)));
   auto view = ViewOf(data, txn, ProjectZone(&project));
   return StoredMatch{Matches(condition, view, now), NextFlipTime(condition, view, now)};
 }

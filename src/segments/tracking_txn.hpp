@@ -150,8 +150,9 @@ class TrackingTxn final : public store::WriteTxn {
   }
   Result<std::vector<store::Event>> ListEventsNamed(std::string_view p, std::string_view usid,
                                                     const std::vector<std::string>& names,
+                                                    std::optional<SystemTime> since,
                                                     int limit) override {
-    return inner_.ListEventsNamed(p, usid, names, limit);
+    return inner_.ListEventsNamed(p, usid, names, since, limit);
   }
 
   Result<std::optional<store::OutboxMessage>> GetOutboxMessage(std::string_view p,

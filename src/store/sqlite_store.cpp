@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -204,6 +205,12 @@ CREATE TABLE workflow_send_counts(
 ALTER TABLE outbox_messages ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
 UPDATE outbox_messages SET in_doubt = 1 WHERE status = 'sending' OR
   (status = 'queued' AND json_extract(last_answer, '$.outcome') = 'interrupted');
+)sql",
+    // Version 12: a customer's segments are read on every evaluation of their segments; with the
+    // segment id in the index that read no longer visits the table.
+    R"sql(
+DROP INDEX segment_members_by_customer;
+CREATE INDEX segment_members_by_customer ON segment_members(project_id, usid, segment_id);
 )sql",
 };
 
@@ -641,16 +648,18 @@ class SqliteReads : public Base {
 
   Result<std::vector<Event>> ListEventsNamed(std::string_view project_id, std::string_view usid,
                                              const std::vector<std::string>& names,
-                                             int limit) override {
+                                             std::optional<SystemTime> since, int limit) override {
     // The names go in as one JSON array so the statement stays cached whatever their number;
     // rows of other names are skipped before their properties are parsed.
     auto s = c_.Prepare(
         "SELECT seq, project_id, id, usid, name, type, source, timestamp, received_at, properties"
         " FROM events WHERE project_id = ?1 AND usid = ?2"
-        " AND name IN (SELECT value FROM json_each(?3)) ORDER BY seq DESC LIMIT ?4");
+        " AND name IN (SELECT value FROM json_each(?3)) AND timestamp >= ?5"
+        " ORDER BY seq DESC LIMIT ?4");
     json::array list(names.begin(), names.end());
     std::string text = json::serialize(list);
     s.Bind(1, project_id).Bind(2, usid).Bind(3, text).Bind(4, static_cast<int64_t>(limit));
+    s.Bind(5, since ? ToEpochMillis(*since) : std::numeric_limits<int64_t>::min());
     return ReadEvents(s);
   }
 

@@ -409,11 +409,13 @@ class ReadTxn {
   // Events newest first; `before_seq` 0 means from the newest. `usid` empty means all customers.
   virtual Result<std::vector<Event>> ListEvents(std::string_view project_id, std::string_view usid,
                                                 int64_t before_seq, int limit) = 0;
-  // One customer's events whose names are in `names`, newest first, at most `limit`: what a
-  // segment evaluation reads, without the events no condition looks at.
+  // One customer's events whose names are in `names` and whose timestamp is not before `since`
+  // (when given), newest first, at most `limit`: what a segment evaluation reads, without the
+  // events no condition looks at.
   virtual Result<std::vector<Event>> ListEventsNamed(std::string_view project_id,
                                                      std::string_view usid,
                                                      const std::vector<std::string>& names,
+                                                     std::optional<SystemTime> since,
                                                      int limit) = 0;
 
   // The outbox. GetOutboxMessage and FindOutboxMessageByKey look in one project.
