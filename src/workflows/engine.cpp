@@ -192,6 +192,35 @@ bool EventMatches(const std::optional<segments::Condition>& where, const store::
   return segments::Matches(*where, view, now);
 }
 
+// Whether the write applied something the trigger could start a run on (or, for a date trigger,
+// that could move a customer's moment), judged by the trigger alone.
+bool MayConcern(const Trigger& t, const segments::AppliedWrite& applied) {
+  auto attribute_changed = [&](const std::string& also) {
+    return std::any_of(applied.attributes.begin(), applied.attributes.end(), [&](const auto& kv) {
+      return kv.second.contains(t.attribute) || (!also.empty() && kv.second.contains(also));
+    });
+  };
+  switch (t.type) {
+    case TriggerType::kEvent:
+      return std::any_of(applied.events.begin(), applied.events.end(),
+                         [&](const store::Event& e) { return e.name == t.event; });
+    case TriggerType::kSegmentEntered:
+    case TriggerType::kSegmentLeft:
+      return std::any_of(applied.memberships.begin(), applied.memberships.end(),
+                         [&](const auto& m) {
+                           return m.segment_id == t.segment_id &&
+                                  m.entered == (t.type == TriggerType::kSegmentEntered);
+                         });
+    case TriggerType::kAttributeChanged:
+      return !applied.created.empty() || attribute_changed("");
+    case TriggerType::kDateAttribute:
+      return !applied.removed.empty() || !applied.whole.empty() || attribute_changed("timezone");
+    case TriggerType::kApi:
+      return false;
+  }
+  return false;
+}
+
 Status ValidateName(const json::object& body) {
   const json::value* v = body.if_contains("name");
   if (!v || !v->is_string() || v->get_string().empty() || v->get_string().size() > kMaxNameLength) {
@@ -329,7 +358,14 @@ class WorkflowEngine::State {
                                                    const std::string& project_id,
                                                    const std::string& workflow_id);
 
+  // The snapshot's workflows that the write may concern (MayConcern), as the write's transaction
+  // stores them: only those still active, each on its stored version.
+  Result<ProjectWorkflows> StoredWorkflows(store::ReadTxn& txn, const std::string& project_id,
+                                           const segments::AppliedWrite& applied);
+
   // Entry of one customer into a workflow; the run id, or the reason it was skipped.
+  // Requires: `wf` is the workflow as `txn` stores it, active and on its current version
+  // (StoredWorkflows, ActiveDateWorkflow, or the Trigger API's own read), never the snapshot.
   struct Entered {
     std::string run_id;
     std::string skipped;
@@ -337,8 +373,9 @@ class WorkflowEngine::State {
   Result<Entered> Enter(store::WriteTxn& txn, const store::Project& project, const Active& wf,
                         const std::string& usid, json::object context,
                         std::optional<std::string> key, SystemTime now);
+  // Starts the runs the write triggers in `workflows` (StoredWorkflows).
   Status StartTriggered(store::WriteTxn& txn, const store::Project& project,
-                        const segments::AppliedWrite& applied);
+                        const ProjectWorkflows& workflows, const segments::AppliedWrite& applied);
   Status UpdateOpenRuns(store::WriteTxn& txn, const store::Project& project,
                         const std::string& usid, const segments::AppliedWrite& applied);
 
@@ -348,8 +385,10 @@ class WorkflowEngine::State {
   // stays fired, and no moment (no such attribute) removes the timer.
   Status ScheduleDateTimer(store::WriteTxn& txn, const store::Project& project, const Active& wf,
                            const store::Customer& customer, SystemTime now);
-  // The timers of the customers whose date attribute (or time zone) the write changed.
+  // The timers, in the date workflows of `workflows` (StoredWorkflows), of the customers whose
+  // date attribute (or time zone) the write changed.
   Status RescheduleDateTimers(store::WriteTxn& txn, const store::Project& project,
+                              const ProjectWorkflows& workflows,
                               const segments::AppliedWrite& applied);
   // Starts the runs of one page of due timers; false when none was due.
   bool FireDueDateTimers();
@@ -426,6 +465,28 @@ Result<std::optional<Active>> WorkflowEngine::State::ActiveDateWorkflow(
   return std::optional<Active>(Active{std::move(*w), std::move(def)});
 }
 
+// The snapshot is reloaded only after a pause, archive or edit commits, so a write that lands in
+// between would otherwise start a run (or set a date timer) on a workflow whose stored status no
+// longer allows it, or on its old version. Reading the row in the write's own transaction puts
+// the decision in SQLite's single writer, after or before that change, never across it. One
+// indexed read per workflow the write may trigger, not per event or customer.
+Result<ProjectWorkflows> WorkflowEngine::State::StoredWorkflows(
+    store::ReadTxn& txn, const std::string& project_id, const segments::AppliedWrite& applied) {
+  ProjectWorkflows stored;
+  for (const auto& cached : *Snapshot(project_id)) {
+    if (!MayConcern(cached->def->trigger, applied)) continue;
+    XOAL_ASSIGN_OR_RETURN(auto w, txn.GetWorkflow(project_id, cached->workflow.id));
+    if (!w || w->status != "active") continue;
+    if (w->version == cached->workflow.version) {
+      stored.push_back(cached);
+      continue;
+    }
+    XOAL_ASSIGN_OR_RETURN(auto def, DefinitionFor(txn, w->id, w->version));
+    stored.push_back(std::make_shared<const Active>(Active{std::move(*w), std::move(def)}));
+  }
+  return stored;
+}
+
 Result<WorkflowEngine::State::Entered> WorkflowEngine::State::Enter(
     store::WriteTxn& txn, const store::Project& project, const Active& wf, const std::string& usid,
     json::object context, std::optional<std::string> key, SystemTime now) {
@@ -469,13 +530,13 @@ Result<WorkflowEngine::State::Entered> WorkflowEngine::State::Enter(
 }
 
 Status WorkflowEngine::State::StartTriggered(store::WriteTxn& txn, const store::Project& project,
+                                             const ProjectWorkflows& workflows,
                                              const segments::AppliedWrite& applied) {
-  auto workflows = Snapshot(project.id);
-  if (workflows->empty()) return Status::Ok();
+  if (workflows.empty()) return Status::Ok();
   SystemTime now = applied.at;
   for (const auto& e : applied.events) {
     std::optional<store::Customer> customer;
-    for (const auto& wf : *workflows) {
+    for (const auto& wf : workflows) {
       const workflows::Trigger& t = wf->def->trigger;
       if (t.type != TriggerType::kEvent || t.event != e.name) continue;
       if (!customer) {
@@ -490,7 +551,7 @@ Status WorkflowEngine::State::StartTriggered(store::WriteTxn& txn, const store::
     }
   }
   for (const auto& m : applied.memberships) {
-    for (const auto& wf : *workflows) {
+    for (const auto& wf : workflows) {
       const workflows::Trigger& t = wf->def->trigger;
       bool wanted = (t.type == TriggerType::kSegmentEntered && m.entered) ||
                     (t.type == TriggerType::kSegmentLeft && !m.entered);
@@ -503,7 +564,7 @@ Status WorkflowEngine::State::StartTriggered(store::WriteTxn& txn, const store::
   }
   for (const auto& [usid, names] : applied.attributes) {
     if (applied.created.contains(usid)) continue;  // "added", below
-    for (const auto& wf : *workflows) {
+    for (const auto& wf : workflows) {
       const workflows::Trigger& t = wf->def->trigger;
       if (t.type != TriggerType::kAttributeChanged || !names.contains(t.attribute)) continue;
       json::object context{{"attribute", t.attribute}, {"change", "changed"}};
@@ -514,7 +575,7 @@ Status WorkflowEngine::State::StartTriggered(store::WriteTxn& txn, const store::
   // A profile created with the attribute: it was added.
   for (const auto& usid : applied.created) {
     std::optional<store::Customer> customer;
-    for (const auto& wf : *workflows) {
+    for (const auto& wf : workflows) {
       const workflows::Trigger& t = wf->def->trigger;
       if (t.type != TriggerType::kAttributeChanged) continue;
       if (!customer) {
@@ -609,9 +670,9 @@ Status WorkflowEngine::State::ScheduleDateTimer(store::WriteTxn& txn, const stor
 
 Status WorkflowEngine::State::RescheduleDateTimers(store::WriteTxn& txn,
                                                    const store::Project& project,
+                                                   const ProjectWorkflows& workflows,
                                                    const segments::AppliedWrite& applied) {
-  auto workflows = Snapshot(project.id);
-  for (const auto& wf : *workflows) {
+  for (const auto& wf : workflows) {
     const workflows::Trigger& t = wf->def->trigger;
     if (t.type != TriggerType::kDateAttribute) continue;
     // Deleted or merged away: the survivor (in `whole`) gets a timer of its own.
@@ -1150,8 +1211,9 @@ Status WorkflowEngine::OnApplied(store::WriteTxn& txn, const segments::AppliedWr
   for (const auto& usid : applied.customers) {
     XOAL_RETURN_IF_ERROR(state_->UpdateOpenRuns(txn, *project, usid, applied));
   }
-  XOAL_RETURN_IF_ERROR(state_->RescheduleDateTimers(txn, *project, applied));
-  return state_->StartTriggered(txn, *project, applied);
+  XOAL_ASSIGN_OR_RETURN(auto workflows, state_->StoredWorkflows(txn, project->id, applied));
+  XOAL_RETURN_IF_ERROR(state_->RescheduleDateTimers(txn, *project, workflows, applied));
+  return state_->StartTriggered(txn, *project, workflows, applied);
 }
 
 void WorkflowEngine::OnCommitted() { Wake(); }
@@ -1334,6 +1396,30 @@ Result<TriggerRequest> ParseTriggerRequest(const json::object& body) {
   return r;
 }
 
+// Member of a stored Trigger API answer (workflow_trigger_keys) holding the request it answered,
+// so that a key reused with another request is told apart from a retry; never shown.
+constexpr std::string_view kAnsweredRequest = "request";
+
+json::object RequestOf(const TriggerRequest& r) {
+  return json::object{{"customers", json::array(r.customers.begin(), r.customers.end())},
+                      {"data", r.data}};
+}
+
+// The answer stored for the request's idempotency key. A retry (the same customers and data; the
+// order of members does not matter) gets it again; another request under the key is a 409, not
+// a silent answer about runs it did not ask for. An answer stored before requests were kept
+// cannot be told apart and is answered as a retry.
+Result<json::object> StoredAnswerFor(const TriggerRequest& request, json::object stored) {
+  const json::value* answered = stored.if_contains(kAnsweredRequest);
+  if (answered && *answered != json::value(RequestOf(request))) {
+    return Status::Conflict(
+        "idempotency_key " + request.idempotency_key + " was reused with a different body",
+        "idempotency_key");
+  }
+  stored.erase(kAnsweredRequest);
+  return stored;
+}
+
 // The customer a Trigger API entry names, created when allowed; nullopt when there is none.
 Result<std::optional<store::Customer>> TriggerCustomer(store::WriteTxn& txn,
                                                        const store::Project& project,
@@ -1374,7 +1460,7 @@ Result<json::object> WorkflowEngine::Trigger(const store::Project& project, std:
       XOAL_ASSIGN_OR_RETURN(auto seen,
                             txn.GetTriggerAnswer(project.id, id, request.idempotency_key));
       if (seen) {
-        answer = std::move(*seen);
+        XOAL_ASSIGN_OR_RETURN(answer, StoredAnswerFor(request, std::move(*seen)));
         return Status::Ok();
       }
     }
@@ -1413,7 +1499,9 @@ Result<json::object> WorkflowEngine::Trigger(const store::Project& project, std:
     }
     answer = json::object{{"runs", std::move(runs)}, {"skipped", std::move(skipped)}};
     if (request.idempotency_key.empty()) return Status::Ok();
-    return txn.PutTriggerAnswer(project.id, id, request.idempotency_key, answer, now);
+    json::object stored = answer;
+    stored[kAnsweredRequest] = RequestOf(request);
+    return txn.PutTriggerAnswer(project.id, id, request.idempotency_key, stored, now);
   }));
   Wake();
   return answer;

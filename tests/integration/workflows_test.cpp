@@ -498,6 +498,43 @@ TEST_F(WorkflowsTest, TriggerApiStartsRunsWithReasonsAndIdempotency) {
       IsError(http_->Post("/api/v1/workflows/nope/trigger", body, key()), 404, "not_found"));
 }
 
+// A Trigger API idempotency key reused with another body answered the first call's runs with a
+// 200, so the second request's customers silently never entered; a retry of the same body (its
+// members in another order) still gets the first answer.
+TEST_F(WorkflowsTest, TriggerApiKeyReusedWithADifferentBodyIs409) {
+  std::string ann = Ann();
+  CreateCustomer(json::object{{"user_id", "bob-1"}});
+  std::string id = CreateActive(J(R"({"name": "Key", "trigger": {"type": "api"},
+      "entry": {"re_entry": "always"}, "start": "a", "steps": {"a": {"type": "exit"}}})"));
+  std::string path = "/api/v1/workflows/" + id + "/trigger";
+
+  HttpResponse first = http_->Post(
+      path,
+      J(R"({"customers": [{"user_id": "ann-1"}], "data": {"a": 1, "b": 2}, "idempotency_key": "k"})"),
+      key());
+  HttpResponse retry = http_->Post(
+      path,
+      J(R"({"idempotency_key": "k", "data": {"b": 2, "a": 1}, "customers": [{"user_id": "ann-1"}]})"),
+      key());
+  HttpResponse other_data = http_->Post(
+      path, J(R"({"customers": [{"user_id": "ann-1"}], "data": {"a": 2}, "idempotency_key": "k"})"),
+      key());
+  HttpResponse other_customers = http_->Post(
+      path,
+      J(R"({"customers": [{"user_id": "bob-1"}], "data": {"a": 1, "b": 2}, "idempotency_key": "k"})"),
+      key());
+
+  ASSERT_TRUE(HasStatus(first, 200));
+  ASSERT_TRUE(HasStatus(retry, 200));
+  EXPECT_EQ(retry.body, first.body);
+  EXPECT_EQ(JsonAt(first.json, "/runs/0/customer/usid"), "\"" + ann + "\"");
+  EXPECT_TRUE(IsError(other_data, 409, "conflict", "idempotency_key"));
+  EXPECT_NE(JsonAt(other_data.json, "/error/message").find("reused with a different body"),
+            std::string::npos);
+  EXPECT_TRUE(IsError(other_customers, 409, "conflict", "idempotency_key"));
+  EXPECT_EQ(Runs(id).size(), 1u);
+}
+
 // A draft edited in place after a Trigger API call on it (409, but the definition was read) runs
 // the saved steps once active, not the ones it had before the edit.
 TEST_F(WorkflowsTest, DraftEditedInPlaceRunsTheSavedSteps) {
