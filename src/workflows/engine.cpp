@@ -939,7 +939,24 @@ Result<Outcome> ExecuteWait(RunContext& c, const Step& step) {
   return WaitUntil(c, AddSpan(*t, step.offset, zone, step.offset_negative));
 }
 
+// The run's context member naming the message a send step holds for quiet hours.
+constexpr std::string_view kHeldMessage = "held_message_id";
+
+// A send step whose message the outbox held for quiet hours waits with it (SPEC: "the send waits
+// for the window to open"): the next steps, and the analytics' messages_sent, come when the
+// window opens, not when the message was planned. Woken then, the step is done.
+Result<Outcome> ReleaseHeldSend(RunContext& c, const Step& step) {
+  c.run.waiting = false;
+  json::object detail;
+  if (const json::value* id = c.run.context.if_contains(kHeldMessage)) detail["message_id"] = *id;
+  c.run.context.erase(kHeldMessage);
+  c.sent = true;
+  XOAL_RETURN_IF_ERROR(Log(c, step, "sent", step.channel, std::move(detail)));
+  return GoTo(step.next);
+}
+
 Result<Outcome> ExecuteSend(RunContext& c, const Step& step) {
+  if (c.run.waiting) return ReleaseHeldSend(c, step);
   XOAL_ASSIGN_OR_RETURN(auto retry_at,
                         TakeSendSlot(c.txn, c.run.workflow_id, c.def.send_rate_per_minute, c.now));
   if (retry_at) {
@@ -988,6 +1005,16 @@ Result<Outcome> ExecuteSend(RunContext& c, const Step& step) {
         c, step, "skipped", step.channel,
         json::object{{"reason", queued->message.skip_reason}, {"message_id", queued->message.id}}));
     return GoTo(step.next);
+  }
+  const json::value* outcome = queued->message.last_answer.if_contains("outcome");
+  if (outcome && outcome->is_string() && outcome->get_string() == "held" &&
+      queued->message.next_attempt_at) {
+    XOAL_RETURN_IF_ERROR(Log(c, step, "held", step.channel,
+                             json::object{{"reason", queued->message.last_answer.at("reason")},
+                                          {"until", queued->message.last_answer.at("until")},
+                                          {"message_id", queued->message.id}}));
+    c.run.context[kHeldMessage] = queued->message.id;
+    return WaitUntil(c, *queued->message.next_attempt_at);
   }
   c.sent = true;
   XOAL_RETURN_IF_ERROR(Log(c, step, is_request ? "requested" : "sent", step.channel,
@@ -1563,7 +1590,8 @@ json::object StatsToJson(const store::WorkflowStats& stats, bool date_trigger) {
     int64_t invoked = 0;
     json::object by_outcome;
     for (const auto& [outcome, n] : outcomes) {
-      invoked += n;
+      // A held message logs `held`, then `sent` when the window opens: one invocation.
+      if (outcome != "held") invoked += n;
       by_outcome[outcome] = n;
     }
     json::object sent;

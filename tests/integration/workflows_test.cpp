@@ -124,6 +124,25 @@ class WorkflowsTest : public MessagingTest {
     return r.json.is_object() ? r.json.get_object() : json::object();
   }
 
+  // A customer `user_id` with the email `<user_id>@example.com` in the IANA zone `zone`.
+  std::string ZonedCustomer(const std::string& user_id, const std::string& zone) {
+    return CreateCustomer(json::object{
+        {"user_id", user_id}, {"email", user_id + "@example.com"}, {"timezone", zone}});
+  }
+
+  // Quiet hours 21:00 to 08:00 in `mode`, and an active api-triggered workflow whose email step
+  // `m` is followed by the tag `mailed` (step `t`). Returns the workflow's id.
+  std::string QuietHoursWorkflow(std::string_view mode) {
+    json::object quiet{{"start", "21:00"}, {"end", "08:00"}, {"mode", mode}};
+    EXPECT_TRUE(HasStatus(
+        http_->Patch("/api/v1/project", json::object{{"quiet_hours", std::move(quiet)}}, key()),
+        200));
+    return CreateActive(J(R"({"name": "Quiet", "trigger": {"type": "api"}, "start": "m",
+        "steps": {"m": {"type": "send_email", "message": {"subject": "s", "text": "t"},
+                        "next": "t"},
+                  "t": {"type": "add_tag", "tag": "mailed"}}})"));
+  }
+
   int messages_ = 0;
 };
 
@@ -646,6 +665,106 @@ TEST_F(WorkflowsTest, MessageTheOutboxSkipsIsNotCountedAsSent) {
   EXPECT_EQ(JsonAt(a.json, "/messages_sent"), R"({"email":1})");
   EXPECT_EQ(JsonAt(a.json, "/steps/b/outcomes"), R"({"skipped":1})");
   EXPECT_EQ(Emails(), 1u);
+}
+
+// Quiet hours in hold mode (SPEC "Limits": the send waits for the window to open): at 23:00 in
+// Tokyo the send step's message is held and the run waits on the step until 08:00 Tokyo time,
+// logged `held` and not counted as sent; in New York (09:00) the same step sends at once.
+TEST_F(WorkflowsTest, QuietHoursHoldTheSendStepUntilTheLocalMorning) {
+  std::string id = QuietHoursWorkflow("hold");
+  SetClock("2026-03-02T14:00:00Z");  // 23:00 in Tokyo, 09:00 in New York
+  std::string tokyo = ZonedCustomer("tokyo", "Asia/Tokyo");
+  std::string ny = ZonedCustomer("ny", "America/New_York");
+  auto run = [&](const std::string& usid) { return Runs(id, "runs?customer=" + usid).at(0); };
+  auto log = [&](const std::string& usid) { return Runs(id, "logs?customer=" + usid).at(0); };
+  auto analytics = [&] { return http_->Get("/api/v1/workflows/" + id + "/analytics", key()).json; };
+
+  ASSERT_TRUE(HasStatus(
+      http_->Post("/api/v1/workflows/" + id + "/trigger",
+                  J(R"({"customers": [{"user_id": "tokyo"}, {"user_id": "ny"}]})"), key()),
+      200));
+
+  ASSERT_TRUE(Settled(id, 2));
+  ASSERT_TRUE(Eventually([&] { return Str(run(ny), "status") == "completed"; }));
+  ASSERT_TRUE(Eventually([&] { return Emails() == 1; }));
+  EXPECT_EQ(smtp_.messages()[0].rcpt_to, std::vector<std::string>{"ny@example.com"});
+  json::value held = run(tokyo);
+  EXPECT_EQ(Str(held, "status"), "active");
+  EXPECT_EQ(Str(held, "step"), "m");
+  EXPECT_EQ(JsonAt(held, "/waiting"), "true");
+  EXPECT_EQ(Str(held, "wake_at"), "2026-03-02T23:00:00.000Z");  // 08:00 in Tokyo
+  json::value steps = log(tokyo);
+  EXPECT_EQ(JsonAt(steps, "/steps/0/outcome"), "\"held\"");
+  EXPECT_EQ(JsonAt(steps, "/steps/0/channel"), "\"email\"");
+  EXPECT_EQ(JsonAt(steps, "/steps/0/detail/reason"), "\"quiet_hours\"");
+  EXPECT_EQ(JsonAt(steps, "/steps/0/detail/until"), "\"2026-03-02T23:00:00.000Z\"");
+  ASSERT_EQ(steps.at("steps").as_array().size(), 1u);
+  std::string message_id = Str(steps.at("steps").at(0).at("detail"), "message_id");
+  EXPECT_EQ(JsonAt(GetMessage(message_id), "/last_answer/outcome"), "\"held\"");
+  json::value a = analytics();
+  EXPECT_EQ(JsonAt(a, "/messages_sent"), R"({"email":1})");
+  EXPECT_EQ(JsonAt(a, "/steps/m/outcomes"), R"({"held":1,"sent":1})");
+  EXPECT_EQ(JsonAt(a, "/steps/m/invoked"), "1");
+  EXPECT_EQ(JsonAt(a, "/in_progress"), "1");
+
+  // 07:59 in Tokyo: still inside quiet hours, nothing moves.
+  SetClock("2026-03-02T22:59:00Z");
+  EXPECT_TRUE(Settled(id, 2));
+  EXPECT_EQ(Str(run(tokyo), "step"), "m");
+  EXPECT_EQ(Str(GetMessage(message_id), "status"), "queued");
+  EXPECT_EQ(Emails(), 1u);
+
+  // 08:00 in Tokyo: the held email goes, once, and the run goes on to its next step.
+  SetClock("2026-03-02T23:00:00Z");
+  WaitForStatus(message_id, "sent", 1);
+  ASSERT_TRUE(Eventually([&] { return Str(run(tokyo), "status") == "completed"; }));
+  ASSERT_EQ(Emails(), 2u);
+  EXPECT_EQ(smtp_.messages()[1].rcpt_to, std::vector<std::string>{"tokyo@example.com"});
+  steps = log(tokyo);
+  EXPECT_EQ(JsonAt(steps, "/steps/1/outcome"), "\"sent\"");
+  EXPECT_EQ(JsonAt(steps, "/steps/1/at"), "\"2026-03-02T23:00:00.000Z\"");
+  EXPECT_EQ(JsonAt(steps, "/steps/1/detail/message_id"), "\"" + message_id + "\"");
+  EXPECT_EQ(JsonAt(steps, "/steps/2/step"), "\"t\"");
+  EXPECT_EQ(JsonAt(Customer(tokyo), "/tags"), "[\"mailed\"]");
+  a = analytics();
+  EXPECT_EQ(JsonAt(a, "/messages_sent"), R"({"email":2})");
+  EXPECT_EQ(JsonAt(a, "/steps/m/outcomes"), R"({"held":1,"sent":2})");
+  EXPECT_EQ(JsonAt(a, "/steps/m/invoked"), "2");
+  EXPECT_EQ(JsonAt(a, "/completed"), "2");
+  Advance(24 * kHour);
+  EXPECT_TRUE(Settled(id, 2));
+  EXPECT_EQ(Emails(), 2u);
+}
+
+// Quiet hours in skip mode: the send step at 23:00 local is skipped (reason quiet_hours, not
+// counted as sent) and the run goes on at once; the morning sends nothing either.
+TEST_F(WorkflowsTest, QuietHoursSkipTheSendStepAndTheRunGoesOn) {
+  std::string id = QuietHoursWorkflow("skip");
+  SetClock("2026-03-02T14:00:00Z");  // 23:00 in Tokyo
+  std::string tokyo = ZonedCustomer("tokyo", "Asia/Tokyo");
+
+  ASSERT_TRUE(HasStatus(http_->Post("/api/v1/workflows/" + id + "/trigger",
+                                    J(R"({"customers": [{"user_id": "tokyo"}]})"), key()),
+                        200));
+
+  ASSERT_TRUE(Eventually([&] { return Str(Runs(id)[0], "status") == "completed"; }));
+  json::value log = Runs(id, "logs")[0];
+  EXPECT_EQ(JsonAt(log, "/steps/0/outcome"), "\"skipped\"");
+  EXPECT_EQ(JsonAt(log, "/steps/0/detail/reason"), "\"quiet_hours\"");
+  EXPECT_EQ(JsonAt(log, "/steps/0/at"), "\"2026-03-02T14:00:00.000Z\"");
+  EXPECT_EQ(JsonAt(log, "/steps/1/step"), "\"t\"");
+  EXPECT_EQ(JsonAt(log, "/steps/1/outcome"), "\"done\"");
+  EXPECT_EQ(JsonAt(Customer(tokyo), "/tags"), "[\"mailed\"]");
+  HttpResponse a = http_->Get("/api/v1/workflows/" + id + "/analytics", key());
+  EXPECT_EQ(JsonAt(a.json, "/messages_sent"), "{}");
+  EXPECT_EQ(JsonAt(a.json, "/steps/m/outcomes"), R"({"skipped":1})");
+  std::string message_id = Str(log.at("steps").at(0).at("detail"), "message_id");
+  EXPECT_EQ(Str(GetMessage(message_id), "status"), "skipped");
+
+  SetClock("2026-03-02T23:30:00Z");  // 08:30 in Tokyo: the window is open, nothing was held
+  EXPECT_TRUE(Settled(id, 1));
+  EXPECT_EQ(Str(GetMessage(message_id), "status"), "skipped");
+  EXPECT_EQ(Emails(), 0u);
 }
 
 // Re-entry after a cool-down, and a segment_entered trigger.
