@@ -84,6 +84,8 @@ Result<MessageRequest> ParseMessageRequest(const json::object& body) {
       return Status::InvalidArgument("channel must be email, sms, push or webhook", "channel");
     }
   }
+  // Before the customer is looked up: a bad body is a 422 even for an unknown customer.
+  XOAL_RETURN_IF_ERROR(messaging::CheckMessageShape(r.channel, r.message));
   XOAL_ASSIGN_OR_RETURN(auto key, OptionalString(body, "idempotency_key"));
   if (key && key->empty()) {
     // An empty key would otherwise mean "no key": a retry would then send a second message.
@@ -161,13 +163,28 @@ Result<Prepared> Prepare(Api& api, const ApiCall& call, const MessageRequest& r)
   return p;
 }
 
+// The answer when Prepare failed. An unknown customer is a 404 only for a body that is otherwise
+// good: a template that does not compile is a 422 whoever it is for, so it is rendered once for
+// a blank profile (lax: its attributes are all undefined) before the 404 is given.
+http::Response PrepareErrorResponse(Api& api, const ApiCall& call, const MessageRequest& r,
+                                    const Status& st) {
+  if (st.IsNotFound()) {
+    store::Customer blank;
+    blank.project_id = call.project.id;
+    blank.usid = "sample";
+    auto rendered = api.deps().renderer->Render(call.project, blank, r.message, json::object{});
+    if (!rendered.ok()) return RenderErrorResponse(rendered.status());
+  }
+  return ErrorResponse(st);
+}
+
 http::Response RenderTemplate(Api& api, ApiCall& call) {
   auto body = ParseObjectBody(call.req);
   if (!body.ok()) return ErrorResponse(body.status());
   auto r = ParseMessageRequest(*body);
   if (!r.ok()) return ErrorResponse(r.status());
   auto p = Prepare(api, call, *r);
-  if (!p.ok()) return ErrorResponse(p.status());
+  if (!p.ok()) return PrepareErrorResponse(api, call, *r, p.status());
 
   auto rendered =
       api.deps().renderer->Render(call.project, p->customer, r->message, p->data, r->strict);
@@ -190,7 +207,7 @@ http::Response SendMessage(Api& api, ApiCall& call) {
     return ErrorResponse(Status::InvalidArgument("channel is required", "channel"));
   }
   auto p = Prepare(api, call, *r);
-  if (!p.ok()) return ErrorResponse(p.status());
+  if (!p.ok()) return PrepareErrorResponse(api, call, *r, p.status());
   if (!p->channel_config) {
     return ErrorResponse(Status::InvalidArgument(
         "the project has no " + std::string(messaging::ChannelName(*r->channel)) +

@@ -20,6 +20,19 @@ std::optional<std::string> RecipientAddress(Channel channel, const store::Custom
 // What RecipientAddress looks for, for error messages ("an email address", ...).
 std::string_view AddressName(Channel channel);
 
+// Checks a message as written, before anything is rendered, for every path that takes one (the
+// Messages API and template preview, broadcast and workflow definitions): each member is one the
+// channel reads (email: subject, html, text, from, unsubscribe_url, unsubscribe_mailto; SMS:
+// body; push: title, body, data; webhook: url, method, headers, body; all: variants,
+// transactional), so a misspelt `transactionnal` or an unsupported `reply_to` is refused instead
+// of silently dropped; templates are strings (push `data` an object, webhook `headers` an object
+// of strings, a webhook `body` any JSON), `transactional` a boolean, `variants` an object of
+// objects by language, each checked the same way. Without `channel` (a preview that names none)
+// a member of any channel is accepted with its type. Null members count as absent.
+// Errors: kInvalidArgument with field "<path>.<member>" ("message.variants.French.subjct").
+Status CheckMessageShape(std::optional<Channel> channel, const json::object& message,
+                         const std::string& path = "message");
+
 // Checks rendered content before it is enqueued: what the channel needs
 // (ValidateMessageForChannel). Marketing email needs no unsubscribe link of its own: the outbox
 // adds Xoal's (docs/messaging.md, "Links"). Errors: kInvalidArgument with field

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "liquid/liquid.hpp"
+#include "messaging/compose.hpp"
 
 namespace xoal::workflows {
 namespace {
@@ -272,6 +273,7 @@ Status ParseMessagingStep(const json::object& o, const std::string& path, Step& 
                                                                {"send_webhook", "webhook"},
                                                                {"http_request", "webhook"}};
   s.channel = kChannels.at(s.type);
+  auto channel = messaging::ParseChannel(s.channel);
   if (s.type == "http_request") {
     // The request itself is the message: {url, method, headers, body}.
     json::object m = o;
@@ -279,11 +281,13 @@ Status ParseMessagingStep(const json::object& o, const std::string& path, Step& 
     if (auto it = m.find("url"); it == m.end() || !it->value().is_string()) {
       return Status::InvalidArgument("url must be a string", path + ".url");
     }
+    XOAL_RETURN_IF_ERROR(messaging::CheckMessageShape(channel, m, path));
     XOAL_RETURN_IF_ERROR(CheckTemplates(m, path));
     s.message = std::move(m);
     return Status::Ok();
   }
   XOAL_ASSIGN_OR_RETURN(const json::object* m, RequiredObject(o, "message", path));
+  XOAL_RETURN_IF_ERROR(messaging::CheckMessageShape(channel, *m, path + ".message"));
   XOAL_RETURN_IF_ERROR(CheckMessageMembers(s.channel, *m, path + ".message"));
   XOAL_RETURN_IF_ERROR(CheckTemplates(*m, path + ".message"));
   s.message = *m;

@@ -77,6 +77,26 @@ TEST_F(BroadcastsTest, RejectsUnknownMembersNamingThem) {
       "invalid", "throttle_per_min"));
 }
 
+// Review 5: the broadcast's message is checked by the Messages API's function: an unknown
+// member (a misspelt transactional would send marketing mail) is refused naming its path, on
+// POST and on PATCH.
+TEST_F(BroadcastsTest, RejectsUnknownOrMistypedMessageMembersNamingThePath) {
+  std::string segment = ManualSegment(MakeCustomers(1));
+  json::object b = EmailBroadcast(segment);
+  b["message"].as_object()["transactionnal"] = true;
+  json::object number = EmailBroadcast(segment);
+  number["message"].as_object()["subject"] = 5;
+  std::string id = CreateBroadcast(EmailBroadcast(segment));
+
+  EXPECT_TRUE(IsError(http_->Post("/api/v1/broadcasts", b, key()), 422, "invalid",
+                      "message.transactionnal"));
+  EXPECT_TRUE(
+      IsError(http_->Post("/api/v1/broadcasts", number, key()), 422, "invalid", "message.subject"));
+  EXPECT_TRUE(IsError(
+      http_->Patch("/api/v1/broadcasts/" + id, json::object{{"message", b["message"]}}, key()), 422,
+      "invalid", "message.transactionnal"));
+}
+
 TEST_F(BroadcastsTest, FollowsTheStatusRules) {
   std::string segment = ManualSegment(MakeCustomers(3));
   json::object body = EmailBroadcast(segment);

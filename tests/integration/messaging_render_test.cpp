@@ -33,8 +33,7 @@ TEST_F(MessagingRenderTest, RendersEveryStringOverCustomerCompanyTriggerAndProje
   HttpResponse r = Render(*http_, key(),
                           {{"customer", json::object{{"user_id", "u-1"}}},
                            {"message", message},
-                           {"data", json::object{{"order", json::object{{"id", "o-7"}}}}},
-                           {"channel", "email"}});
+                           {"data", json::object{{"order", json::object{{"id", "o-7"}}}}}});
 
   ASSERT_TRUE(HasStatus(r, 200));
   EXPECT_EQ(JsonAt(r.json, "/message/subject"), "\"Hi Zoë (pro)\"");
@@ -182,6 +181,80 @@ TEST_F(MessagingRenderTest, UnknownMembersAreRefusedNamingThem) {
   HttpResponse list = http_->Get("/api/v1/messages", key());
   ASSERT_TRUE(HasStatus(list, 200));
   EXPECT_TRUE(DataOf(list).empty());
+}
+
+// Review 5: members of `message` that no channel reads were dropped silently, so a misspelt
+// `transactionnal` sent a receipt as marketing mail and `reply_to` looked supported.
+TEST_F(MessagingRenderTest, UnknownMessageMembersAre422NamingTheirPath) {
+  ConfigureEmail();
+  CreateCustomer(json::object{{"email", "a@example.com"}});
+  auto request = [](json::object message, bool with_channel = true) {
+    json::object body{{"customer", json::object{{"email", "a@example.com"}}},
+                      {"message", std::move(message)}};
+    if (with_channel) body["channel"] = "email";
+    return body;
+  };
+  json::object misspelt{{"subject", "s"}, {"text", "t"}, {"transactionnal", true}};
+  json::object reply_to{{"subject", "s"}, {"text", "t"}, {"reply_to", "x@example.com"}};
+  json::object headers{{"subject", "s"}, {"text", "t"}, {"headers", json::object{{"X", "y"}}}};
+  json::object variant{{"subject", "s"},
+                       {"text", "t"},
+                       {"variants", json::object{{"French", json::object{{"subjct", "Bonjour"}}}}}};
+  json::object valid{{"subject", "s"},
+                     {"text", "t"},
+                     {"transactional", true},
+                     {"variants", json::object{{"French", json::object{{"subject", "Bonjour"}}}}}};
+
+  EXPECT_TRUE(IsError(Enqueue(request(misspelt)), 422, "invalid", "message.transactionnal"));
+  EXPECT_TRUE(
+      IsError(Render(*http_, key(), request(misspelt)), 422, "invalid", "message.transactionnal"));
+  EXPECT_TRUE(IsError(Render(*http_, key(), request(misspelt, false)), 422, "invalid",
+                      "message.transactionnal"));
+  EXPECT_TRUE(IsError(Enqueue(request(reply_to)), 422, "invalid", "message.reply_to"));
+  EXPECT_TRUE(IsError(Enqueue(request(headers)), 422, "invalid", "message.headers"));
+  EXPECT_TRUE(IsError(Enqueue(request(variant)), 422, "invalid", "message.variants.French.subjct"));
+  HttpResponse list = http_->Get("/api/v1/messages", key());
+  ASSERT_TRUE(HasStatus(list, 200));
+  EXPECT_TRUE(DataOf(list).empty());
+  EXPECT_TRUE(HasStatus(Enqueue(request(valid)), 201));
+  // A preview without a channel takes a member of any channel (webhook headers here).
+  EXPECT_TRUE(HasStatus(Render(*http_, key(), request(headers, false)), 200));
+}
+
+// Review 5: without `channel` a non-string template rendered as given ({"subject": 5} was a 200),
+// and an unknown customer was a 404 before the body was looked at.
+TEST_F(MessagingRenderTest, BadBodiesAre422EvenForAnUnknownCustomer) {
+  CreateCustomer(json::object{{"email", "a@example.com"}});
+  auto request = [](std::string_view email, json::object message) {
+    return json::object{{"customer", json::object{{"email", email}}},
+                        {"message", std::move(message)}};
+  };
+
+  HttpResponse number = Render(*http_, key(), request("a@example.com", {{"subject", 5}}));
+  HttpResponse nested =
+      Render(*http_, key(),
+             request("a@example.com",
+                     {{"variants", json::object{{"French", json::object{{"title", true}}}}}}));
+  HttpResponse unknown_number =
+      Render(*http_, key(), request("nobody@example.com", {{"subject", 5}}));
+  HttpResponse unknown_syntax =
+      Render(*http_, key(), request("nobody@example.com", {{"html", "{% if %}"}}));
+  HttpResponse unknown_member =
+      http_->Post("/api/v1/messages",
+                  json::object{{"customer", json::object{{"email", "nobody@example.com"}}},
+                               {"message", json::object{{"subject", "s"}, {"reply_to", "x"}}},
+                               {"channel", "email"}},
+                  key());
+  HttpResponse unknown_fine =
+      Render(*http_, key(), request("nobody@example.com", {{"subject", "{{ customer.email }}"}}));
+
+  EXPECT_TRUE(IsError(number, 422, "invalid", "message.subject"));
+  EXPECT_TRUE(IsError(nested, 422, "invalid", "message.variants.French.title"));
+  EXPECT_TRUE(IsError(unknown_number, 422, "invalid", "message.subject"));
+  EXPECT_TRUE(IsError(unknown_syntax, 422, "invalid", "message.html"));
+  EXPECT_EQ(JsonAt(unknown_syntax.json, "/error/line"), "1");
+  EXPECT_TRUE(IsError(unknown_member, 422, "invalid", "message.reply_to"));
+  EXPECT_TRUE(IsError(unknown_fine, 404, "not_found"));
 }
 
 }  // namespace

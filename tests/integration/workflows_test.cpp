@@ -225,6 +225,35 @@ TEST_F(WorkflowsTest, RefusesInvalidDefinitionsNamingTheStep) {
                       422, "invalid", "trigger.create_customers"));
 }
 
+// Review 5: a step's message is the Messages API's shape and is checked by the same function
+// (messaging::CheckMessageShape): an unknown member or a template that is no string is refused
+// naming its path instead of being dropped or sent as a number.
+TEST_F(WorkflowsTest, RefusesUnknownOrMistypedMessageMembersNamingThePath) {
+  auto post = [&](std::string_view step) {
+    return http_->Post("/api/v1/workflows",
+                       J(std::string(R"({"name": "x", "trigger": {"type": "api"}, "start": "a",
+                                         "steps": {"a": )") +
+                         std::string(step) + "}}"),
+                       key());
+  };
+
+  HttpResponse misspelt = post(R"({"type": "send_email", "message": {"subject": "s",
+      "text": "t", "transactionnal": true}})");
+  HttpResponse variant = post(R"({"type": "send_email", "message": {"subject": "s", "text": "t",
+      "variants": {"French": {"reply_to": "x@example.com"}}}})");
+  HttpResponse number = post(R"({"type": "send_sms", "message": {"body": 5}})");
+  HttpResponse header = post(R"({"type": "http_request", "url": "https://example.com/h",
+      "headers": {"X-Count": 1}})");
+  HttpResponse valid = post(R"({"type": "send_email", "message": {"subject": "s", "text": "t",
+      "transactional": true, "variants": {"French": {"subject": "Bonjour"}}}})");
+
+  EXPECT_TRUE(IsError(misspelt, 422, "invalid", "steps.a.message.transactionnal"));
+  EXPECT_TRUE(IsError(variant, 422, "invalid", "steps.a.message.variants.French.reply_to"));
+  EXPECT_TRUE(IsError(number, 422, "invalid", "steps.a.message.body"));
+  EXPECT_TRUE(IsError(header, 422, "invalid", "steps.a.headers.X-Count"));
+  EXPECT_TRUE(HasStatus(valid, 201));
+}
+
 // Definitions that would pass the graph checks yet fail or mislead at run time are refused
 // when saved, naming the step's member.
 TEST_F(WorkflowsTest, RefusesStepsThatWouldFailOrMisleadAtRunTime) {
