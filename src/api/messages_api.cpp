@@ -193,9 +193,11 @@ http::Response RenderTemplate(Api& api, ApiCall& call) {
     Status st = messaging::ValidateMessageForChannel(*r->channel, rendered->message);
     if (!st.ok()) return ErrorResponse(st);
   }
-  return JsonResponse(200, json::object{{"message", std::move(rendered->message)},
-                                        {"language", rendered->language},
-                                        {"usid", p->customer.usid}});
+  return JsonResponse(
+      200, json::object{{"message", std::move(rendered->message)},
+                        {"language", rendered->language ? json::value(*rendered->language)
+                                                        : json::value(nullptr)},
+                        {"usid", p->customer.usid}});
 }
 
 http::Response SendMessage(Api& api, ApiCall& call) {

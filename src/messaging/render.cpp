@@ -200,7 +200,7 @@ Result<RenderedMessage> MessageRenderer::Render(const store::Project& project,
   }
 
   RenderedMessage out;
-  out.language = variant ? *variant : default_language;
+  out.language = variant;
   for (const auto& [k, v] : chosen) {
     std::string path = overrides && overrides->contains(k)
                            ? "message.variants." + *variant + "." + std::string(k)

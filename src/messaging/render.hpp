@@ -20,7 +20,9 @@ namespace xoal::messaging {
 
 struct RenderedMessage {
   json::object message;  // the chosen variant, every string rendered; no "variants" member
-  std::string language;  // the variant's language, or the project's default for the base message
+  // The language of the variant used; nullopt when none was (the message has no variant for the
+  // customer's language nor the default one, so the base members were rendered as written).
+  std::optional<std::string> language;
 };
 
 // Where a template error is, read from the "line L, column C: " the Liquid module puts in its

@@ -42,7 +42,7 @@ TEST_F(MessagingRenderTest, RendersEveryStringOverCustomerCompanyTriggerAndProje
   EXPECT_EQ(JsonAt(r.json, "/message/headers/X-Order"), "\"O-7\"");
   EXPECT_EQ(JsonAt(r.json, "/message/transactional"), "true");
   EXPECT_EQ(JsonAt(r.json, "/usid"), "\"" + usid + "\"");
-  EXPECT_EQ(JsonAt(r.json, "/language"), "\"English\"");
+  EXPECT_EQ(JsonAt(r.json, "/language"), "null");  // no variants: none was chosen
 }
 
 TEST_F(MessagingRenderTest, PicksTheCustomersLanguageVariantWithDefaultFallback) {
@@ -80,6 +80,25 @@ TEST_F(MessagingRenderTest, PicksTheCustomersLanguageVariantWithDefaultFallback)
   EXPECT_EQ(JsonAt(es.json, "/language"), "\"English\"");
   ASSERT_TRUE(HasStatus(es_base, 200));
   EXPECT_EQ(JsonAt(es_base.json, "/message/subject"), "\"Base es@example.com\"");
+  EXPECT_EQ(JsonAt(es_base.json, "/language"), "null");
+}
+
+// Review 5: without variants the answer said the project's default language ("English") for a
+// French speaker, though nothing language-specific was chosen; it now says null.
+TEST_F(MessagingRenderTest, LanguageIsNullWhenNoVariantWasUsed) {
+  ASSERT_TRUE(
+      HasStatus(http_->Patch("/api/v1/project",
+                             json::object{{"languages", json::array{"English", "French"}}}, key()),
+                200));
+  CreateCustomer(json::object{{"email", "fr@example.com"}, {"language", "French"}});
+
+  HttpResponse r = Render(*http_, key(),
+                          {{"customer", json::object{{"email", "fr@example.com"}}},
+                           {"message", json::object{{"subject", "s"}, {"text", "t"}}}});
+
+  ASSERT_TRUE(HasStatus(r, 200));
+  EXPECT_EQ(JsonAt(r.json, "/language"), "null");
+  EXPECT_EQ(JsonAt(r.json, "/message/subject"), "\"s\"");
 }
 
 TEST_F(MessagingRenderTest, TemplateErrorIs422WithLineAndColumn) {
