@@ -1,10 +1,12 @@
 // Webhooks: one HTTP request (method, URL, headers and an already rendered JSON body) signed
 // with the project's webhook secret. Headers added by us, which a message may not set itself:
-//   X-Xoal-Signature: sha256=<lowercase hex HMAC-SHA256(secret, body)>
-//   X-Xoal-Timestamp: <seconds since the epoch, from the injected Clock>
+//   X-Xoal-Signature: sha256=<lowercase hex HMAC-SHA256(secret, timestamp + "." + body)>
+//   X-Xoal-Timestamp: <timestamp: decimal seconds since the epoch, from the injected Clock>
 //   Idempotency-Key: <the idempotency key>
-// The signature covers the body only (SPEC "Messages and channels"); receivers that want replay
-// protection must also check the timestamp's age and remember idempotency keys. Thread-safe.
+// The signature covers the timestamp as well as the body (the Stripe scheme), so a captured
+// request cannot be replayed later under a fresh timestamp: a receiver verifies the HMAC, then
+// refuses a timestamp too far from its own clock (docs/channels.md suggests 5 minutes) and
+// de-duplicates on Idempotency-Key within that window. Thread-safe.
 #pragma once
 
 #include <string>
@@ -53,7 +55,9 @@ class HttpWebhookSender final : public WebhookSender {
   const Clock& clock_;
 };
 
-// "sha256=" + lowercase hex HMAC-SHA256(secret, body): the X-Xoal-Signature value.
-std::string WebhookSignature(std::string_view secret, std::string_view body);
+// "sha256=" + lowercase hex HMAC-SHA256(secret, timestamp + "." + body): the X-Xoal-Signature
+// value for the X-Xoal-Timestamp `timestamp` (decimal epoch seconds).
+std::string WebhookSignature(std::string_view secret, std::string_view timestamp,
+                             std::string_view body);
 
 }  // namespace xoal::channels

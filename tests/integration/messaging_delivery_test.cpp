@@ -162,7 +162,7 @@ TEST_F(MessagingDeliveryTest, PushExchangesTokenAndPostsFcmJson) {
   EXPECT_EQ(Str(m, "provider_message_id"), "projects/proj-1/messages/0:1");
 }
 
-TEST_F(MessagingDeliveryTest, WebhookIsSignedWithHmacOfBody) {
+TEST_F(MessagingDeliveryTest, WebhookIsSignedWithHmacOfTimestampAndBody) {
   ConfigureWebhook();
   Ann();
 
@@ -188,8 +188,13 @@ TEST_F(MessagingDeliveryTest, WebhookIsSignedWithHmacOfBody) {
   json::value body = ParseJsonOrFail(req.body);
   EXPECT_EQ(JsonAt(body, "/event"), "\"welcome\"");
   EXPECT_EQ(JsonAt(body, "/name"), "\"Ann\"");
-  EXPECT_EQ(req.Header("X-Xoal-Signature"), "sha256=" + HmacSha256Hex("whsec-test-1234", req.body));
-  EXPECT_TRUE(req.Header("X-Xoal-Timestamp").has_value());
+  // Review 5: the HMAC covers "<X-Xoal-Timestamp>.<body>" (docs/api.md), not the body alone.
+  std::string timestamp = req.Header("X-Xoal-Timestamp").value_or("");
+  ASSERT_FALSE(timestamp.empty());
+  EXPECT_EQ(timestamp.find_first_not_of("0123456789"), std::string::npos) << timestamp;
+  EXPECT_EQ(req.Header("X-Xoal-Signature"),
+            "sha256=" + HmacSha256Hex("whsec-test-1234", timestamp + "." + req.body));
+  EXPECT_NE(req.Header("X-Xoal-Signature"), "sha256=" + HmacSha256Hex("whsec-test-1234", req.body));
 }
 
 TEST_F(MessagingDeliveryTest, Http500RetriesAfterBackoff) {
