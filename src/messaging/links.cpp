@@ -161,6 +161,33 @@ std::string UnsubscribeUrl(const core::MessagingSettings& s, std::string_view pr
   return PublicBaseUrl(s) + "/unsubscribe/" + SignLinkToken(t, s.link_secret);
 }
 
+std::string HtmlWithUnsubscribeFooter(std::string_view html, std::string_view url) {
+  std::string escaped = EscapeAttribute(url);
+  if (html.empty() || url.empty() || html.find(url) != std::string_view::npos ||
+      html.find(escaped) != std::string_view::npos) {
+    return std::string(html);
+  }
+  std::string footer =
+      "<p style=\"font-size:12px;color:#666666\"><a href=\"" + escaped + "\">Unsubscribe</a></p>";
+  std::string out(html);
+  size_t body = Lower(out).rfind("</body>");
+  if (body == std::string::npos) return out + footer;
+  out.insert(body, footer);
+  return out;
+}
+
+std::string TextWithUnsubscribeFooter(std::string_view text, std::string_view url) {
+  if (text.empty() || url.empty() || text.find(url) != std::string_view::npos) {
+    return std::string(text);
+  }
+  std::string out(text);
+  out += out.ends_with('\n') ? "\n" : "\n\n";
+  out += "Unsubscribe: ";
+  out += url;
+  out += "\n";
+  return out;
+}
+
 TrackedHtml AddTracking(std::string_view html, const core::MessagingSettings& s,
                         std::string_view project_id, std::string_view usid,
                         std::string_view message_id) {

@@ -42,6 +42,15 @@ std::string PublicBaseUrl(const core::MessagingSettings& s);
 std::string UnsubscribeUrl(const core::MessagingSettings& s, std::string_view project_id,
                            std::string_view usid);
 
+// SPEC "Messages and channels": marketing email carries an unsubscribe link, not only the
+// List-Unsubscribe header (which many clients do not show). These add one to a body that does
+// not show `url` already (raw, or with `&` written `&amp;` in HTML), so a template using
+// {{ unsubscribe_url }} keeps its own link and gets no second one; an empty body stays empty.
+// HTML: a small paragraph with <a href="url">Unsubscribe</a> before </body>, or at the end.
+// Text: a last line "Unsubscribe: <url>".
+std::string HtmlWithUnsubscribeFooter(std::string_view html, std::string_view url);
+std::string TextWithUnsubscribeFooter(std::string_view text, std::string_view url);
+
 // An HTML body with tracking: every http(s) href of an <a> goes through
 // {base}/t/click/{token} (when `clicks`), and a 1x1 image {base}/t/open/{token} is added before
 // </body> or at the end (when `opens`). `links` lists the destinations, in order of first

@@ -77,5 +77,28 @@ TEST(AddTrackingTest, NothingWhenDisabled) {
   EXPECT_TRUE(t.links.empty());
 }
 
+// Review 5: marketing email whose template does not show the unsubscribe link got only the
+// List-Unsubscribe header; a body without the link gets a footer, one with it is left alone.
+TEST(UnsubscribeFooterTest, AddsTheLinkOnlyWhereTheBodyDoesNotShowIt) {
+  const std::string url = "https://xoal.example/unsubscribe/abc.123";
+
+  EXPECT_EQ(HtmlWithUnsubscribeFooter("<html><body><p>Hi</p></BODY></html>", url),
+            "<html><body><p>Hi</p><p style=\"font-size:12px;color:#666666\"><a "
+            "href=\"https://xoal.example/unsubscribe/abc.123\">Unsubscribe</a></p></BODY></html>");
+  EXPECT_EQ(HtmlWithUnsubscribeFooter("<p>Hi</p>", url),
+            "<p>Hi</p><p style=\"font-size:12px;color:#666666\"><a "
+            "href=\"https://xoal.example/unsubscribe/abc.123\">Unsubscribe</a></p>");
+  EXPECT_EQ(HtmlWithUnsubscribeFooter("<a href=\"" + url + "\">stop</a>", url),
+            "<a href=\"" + url + "\">stop</a>");
+  EXPECT_EQ(HtmlWithUnsubscribeFooter("<a href=\"https://x.example/u?a=1&amp;b=2\">stop</a>",
+                                      "https://x.example/u?a=1&b=2"),
+            "<a href=\"https://x.example/u?a=1&amp;b=2\">stop</a>");
+  EXPECT_EQ(HtmlWithUnsubscribeFooter("", url), "");
+  EXPECT_EQ(TextWithUnsubscribeFooter("Hi", url), "Hi\n\nUnsubscribe: " + url + "\n");
+  EXPECT_EQ(TextWithUnsubscribeFooter("Hi\n", url), "Hi\n\nUnsubscribe: " + url + "\n");
+  EXPECT_EQ(TextWithUnsubscribeFooter("Stop: " + url, url), "Stop: " + url);
+  EXPECT_EQ(TextWithUnsubscribeFooter("", url), "");
+}
+
 }  // namespace
 }  // namespace xoal::messaging

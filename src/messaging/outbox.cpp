@@ -129,12 +129,31 @@ Result<std::optional<SkipReason>> RecheckInTxn(store::ReadTxn& txn, const store:
                            m.transactional);
 }
 
+// Marketing email shows an unsubscribe link in its body (SPEC "Messages and channels"): each
+// part (html, text) that shows neither the message's unsubscribe_url (the List-Unsubscribe one)
+// nor Xoal's own link for the customer (what {{ unsubscribe_url }} renders to) gets a footer
+// with the former. Here, where every path (Messages API, broadcasts, workflows) enqueues, so none
+// can miss it; before tracking, which leaves Xoal's own links alone.
+void AddUnsubscribeFooter(json::object& content, const std::string& xoal_url) {
+  std::string url = Text(content, "unsubscribe_url");
+  auto add = [&](std::string_view part, auto with_footer) {
+    std::string body = Text(content, part);
+    if (body.empty() || body.find(xoal_url) != std::string::npos) return;
+    content[part] = with_footer(body, url);
+  };
+  add("html", HtmlWithUnsubscribeFooter);
+  add("text", TextWithUnsubscribeFooter);
+}
+
 // Email links back to Xoal: marketing email gets the customer's one-click unsubscribe link
-// (unless the message brings its own), and HTML gets open and click tracking when enabled. The
-// click destinations are kept in content.links: the only URLs /t/click will redirect to.
+// (unless the message brings its own) in List-Unsubscribe and, when its template shows none, in
+// a footer; HTML gets open and click tracking when enabled. The click destinations are kept in
+// content.links: the only URLs /t/click will redirect to.
 void AddLinks(store::OutboxMessage& m, const core::MessagingSettings& s) {
-  if (!m.transactional && Text(m.content, "unsubscribe_url").empty()) {
-    m.content["unsubscribe_url"] = UnsubscribeUrl(s, m.project_id, m.usid);
+  if (!m.transactional) {
+    std::string xoal_url = UnsubscribeUrl(s, m.project_id, m.usid);
+    if (Text(m.content, "unsubscribe_url").empty()) m.content["unsubscribe_url"] = xoal_url;
+    AddUnsubscribeFooter(m.content, xoal_url);
   }
   std::string html = Text(m.content, "html");
   if (html.empty() || (!s.track_opens && !s.track_clicks)) return;

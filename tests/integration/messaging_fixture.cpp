@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <cctype>
 #include <thread>
 
 namespace xoal::testing {
@@ -25,6 +26,37 @@ std::string MakeRsaPem() {
 }
 
 }  // namespace
+
+std::string DecodeQp(std::string s) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '=' && s.compare(i, 3, "=\r\n") == 0) {
+      i += 2;
+    } else if (s[i] == '=' && i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2])) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string PathAfter(const std::string& text, const std::string& path_prefix) {
+  size_t at = text.find(path_prefix);
+  if (at == std::string::npos) return "";
+  size_t end = text.find_first_of("\"'> \r\n", at);
+  return text.substr(at, end - at);
+}
+
+std::string ListUnsubscribeUrl(const std::string& data) {
+  const std::string header = "List-Unsubscribe: <";
+  size_t at = data.find(header);
+  if (at == std::string::npos) return "";
+  at += header.size();
+  return data.substr(at, data.find('>', at) - at);
+}
 
 void MessagingTest::SetUp() {
   ASSERT_TRUE(smtp_.Start().ok());

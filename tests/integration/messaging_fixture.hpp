@@ -16,6 +16,15 @@
 
 namespace xoal::testing {
 
+// A message with its quoted-printable escapes and soft line breaks decoded (other text kept).
+std::string DecodeQp(std::string s);
+
+// The first path in `text` that starts with `path_prefix`, up to a quote, '>' or space.
+std::string PathAfter(const std::string& text, const std::string& path_prefix);
+
+// The URL of a received message's List-Unsubscribe header ("" when it has none).
+std::string ListUnsubscribeUrl(const std::string& data);
+
 class MessagingTest : public XoalTest {
  protected:
   static constexpr std::chrono::seconds kDeliveryWait{20};

@@ -225,6 +225,28 @@ TEST_F(WorkflowsTest, RefusesInvalidDefinitionsNamingTheStep) {
                       422, "invalid", "trigger.create_customers"));
 }
 
+// Review 5: the unsubscribe footer is added where every path enqueues (EnqueueInTxn), so a
+// workflow's marketing email whose template shows no link gets it too, with the header's link.
+TEST_F(WorkflowsTest, MarketingEmailFromAStepGetsTheUnsubscribeFooter) {
+  ConfigureEmail();
+  Ann();
+  std::string id = CreateActive(J(R"({"name": "News", "trigger": {"type": "api"}, "start": "m",
+      "steps": {"m": {"type": "send_email", "message": {"subject": "News", "html": "<p>Hi</p>"}}}})"));
+
+  HttpResponse r = http_->Post("/api/v1/workflows/" + id + "/trigger",
+                               J(R"({"customers": [{"user_id": "ann-1"}]})"), key());
+
+  ASSERT_TRUE(HasStatus(r, 200));
+  ASSERT_TRUE(Eventually([&] { return Emails() == 1; }));
+  std::string data = smtp_.messages()[0].data;
+  std::string url = ListUnsubscribeUrl(data);
+  ASSERT_NE(PathAfter(url, "/unsubscribe/"), "") << data;
+  EXPECT_NE(DecodeQp(data).find("<p>Hi</p><p style=\"font-size:12px;color:#666666\"><a href=\"" +
+                                url + "\">Unsubscribe</a></p>"),
+            std::string::npos)
+      << data;
+}
+
 // Review 5: a step's message is the Messages API's shape and is checked by the same function
 // (messaging::CheckMessageShape): an unknown member or a template that is no string is refused
 // naming its path instead of being dropped or sent as a number.
