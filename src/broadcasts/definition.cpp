@@ -5,7 +5,6 @@
 #include <charconv>
 
 #include "common/time_format.hpp"
-#include "messaging/compose.hpp"
 
 namespace xoal::broadcasts {
 namespace {
@@ -142,7 +141,6 @@ Result<Definition> ParseDefinition(const json::object& body) {
     return Invalid("message must be an object", "message");
   }
   d.message = message->value().get_object();
-  XOAL_RETURN_IF_ERROR(messaging::CheckMessageShape(d.channel, d.message));
   XOAL_ASSIGN_OR_RETURN(auto transactional, OptionalBool(d.message, "transactional"));
   d.transactional = transactional.value_or(false);
   if (auto s = body.find("schedule"); s != body.end() && !s->value().is_null()) {

@@ -15,6 +15,21 @@ date::local_seconds Local(int y, unsigned m, unsigned d, int h, int min) {
 
 std::string Iso(SystemTime t) { return FormatIsoTime(t); }
 
+// Review 5: the API refuses a message member the channel does not read (BroadcastEngine checks it
+// when a broadcast is saved), but a stored definition is parsed without that check, so a
+// broadcast saved before it still sends after an upgrade.
+TEST(BroadcastDefinitionTest, StoredDefinitionWithAnUnknownMessageMemberStillParses) {
+  json::object body{{"name", "n"},
+                    {"segment_id", "seg_1"},
+                    {"channel", "email"},
+                    {"message", json::object{{"subject", "s"}, {"text", "t"}, {"reply_to", "x"}}}};
+
+  auto def = ParseDefinition(body);
+
+  ASSERT_TRUE(def.ok()) << def.status().message();
+  EXPECT_EQ(def->message.at("reply_to").as_string(), "x");
+}
+
 TEST(BroadcastScheduleTest, LocalTimeInEachZone) {
   auto nine = Local(2026, 12, 24, 9, 0);
   EXPECT_EQ(Iso(LocalInstant(nine, FindZone("Pacific/Auckland"))), "2026-12-23T20:00:00.000Z");

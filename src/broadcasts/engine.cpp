@@ -385,6 +385,8 @@ Result<bool> BroadcastEngine::DeliverPage(store::WriteTxn& txn, const store::Pro
 Status BroadcastEngine::CheckDefinition(store::ReadTxn& txn, const store::Project& project,
                                         const json::object& body, store::Broadcast& out) {
   XOAL_ASSIGN_OR_RETURN(auto def, ParseDefinition(body));
+  // Here, not in ParseDefinition: a stored broadcast saved before the check still sends.
+  XOAL_RETURN_IF_ERROR(messaging::CheckMessageShape(def.channel, def.message));
   XOAL_ASSIGN_OR_RETURN(auto segment, txn.GetSegment(project.id, def.segment_id));
   if (!segment) {
     return Status::InvalidArgument("no segment with id " + def.segment_id, "segment_id");

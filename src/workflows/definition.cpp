@@ -273,7 +273,6 @@ Status ParseMessagingStep(const json::object& o, const std::string& path, Step& 
                                                                {"send_webhook", "webhook"},
                                                                {"http_request", "webhook"}};
   s.channel = kChannels.at(s.type);
-  auto channel = messaging::ParseChannel(s.channel);
   if (s.type == "http_request") {
     // The request itself is the message: {url, method, headers, body}.
     json::object m = o;
@@ -281,13 +280,11 @@ Status ParseMessagingStep(const json::object& o, const std::string& path, Step& 
     if (auto it = m.find("url"); it == m.end() || !it->value().is_string()) {
       return Status::InvalidArgument("url must be a string", path + ".url");
     }
-    XOAL_RETURN_IF_ERROR(messaging::CheckMessageShape(channel, m, path));
     XOAL_RETURN_IF_ERROR(CheckTemplates(m, path));
     s.message = std::move(m);
     return Status::Ok();
   }
   XOAL_ASSIGN_OR_RETURN(const json::object* m, RequiredObject(o, "message", path));
-  XOAL_RETURN_IF_ERROR(messaging::CheckMessageShape(channel, *m, path + ".message"));
   XOAL_RETURN_IF_ERROR(CheckMessageMembers(s.channel, *m, path + ".message"));
   XOAL_RETURN_IF_ERROR(CheckTemplates(*m, path + ".message"));
   s.message = *m;
@@ -569,6 +566,16 @@ Status CheckMembersAt(const json::object& body, std::string_view member,
 }
 
 }  // namespace
+
+Status CheckNewDefinition(const Definition& def) {
+  for (const auto& [name, step] : def.steps) {
+    if (!step.type.starts_with("send_") && step.type != "http_request") continue;
+    std::string path = "steps." + name + (step.type == "http_request" ? "" : ".message");
+    XOAL_RETURN_IF_ERROR(
+        messaging::CheckMessageShape(messaging::ParseChannel(step.channel), step.message, path));
+  }
+  return Status::Ok();
+}
 
 Result<Definition> ParseDefinition(const json::object& body) {
   Definition d;

@@ -123,6 +123,13 @@ struct Definition {
 // with field the JSON path ("steps.remind.next", "trigger.type", "entry.filter.op").
 [[nodiscard]] Result<Definition> ParseDefinition(const json::object& body);
 
+// The checks only a definition being saved gets, on top of ParseDefinition: each message a step
+// sends has the shape messaging::CheckMessageShape wants (no member its channel does not read,
+// templates that are strings). Stored definitions are parsed without them, so an active
+// workflow saved before a check was added keeps running. Errors: kInvalidArgument, field
+// "steps.<id>.message.<member>" ("steps.<id>.<member>" for http_request).
+[[nodiscard]] Status CheckNewDefinition(const Definition& def);
+
 // Reads a span ({"days"|"hours"|"minutes"|"seconds"|"weeks": non-negative integer, ...}).
 // Errors: kInvalidArgument with field `path`.
 [[nodiscard]] Result<Span> ParseSpan(const json::value& v, const std::string& path);

@@ -1267,6 +1267,7 @@ Result<store::Workflow> WorkflowEngine::Create(const store::Project& project,
   XOAL_RETURN_IF_ERROR(ValidateName(body));
   json::object definition = DefinitionOf(body);
   XOAL_ASSIGN_OR_RETURN(auto parsed, ParseDefinition(definition));
+  XOAL_RETURN_IF_ERROR(CheckNewDefinition(parsed));
   SystemTime now = state_->clock_.SystemNow();
   store::Workflow w{
       0,       project.id, "wf_" + RandomAlnum(16), std::string(body.at("name").get_string()),
@@ -1286,6 +1287,7 @@ Result<store::Workflow> WorkflowEngine::Replace(const store::Project& project, s
   XOAL_RETURN_IF_ERROR(ValidateName(body));
   json::object definition = DefinitionOf(body);
   XOAL_ASSIGN_OR_RETURN(auto parsed, ParseDefinition(definition));
+  XOAL_RETURN_IF_ERROR(CheckNewDefinition(parsed));
   SystemTime now = state_->clock_.SystemNow();
   store::Workflow out;
   XOAL_RETURN_IF_ERROR(state_->store().Write([&](store::WriteTxn& txn) {

@@ -250,5 +250,20 @@ TEST_F(WorkflowEngineTest, RunStartsOnTheStoredVersion) {
   EXPECT_EQ(runs[0].step, "b");
 }
 
+// Review 5: a workflow being saved has its messages checked (an unknown member is a 422), but a
+// stored definition is parsed without that check, so a workflow saved before it keeps running
+// after an upgrade instead of being dropped from the engine as unreadable.
+TEST(StoredDefinitionTest, UnknownMessageMemberIsRefusedOnSaveButParsedWhenStored) {
+  json::object body = J(R"({"trigger": {"type": "api"}, "start": "m", "steps": {
+      "m": {"type": "send_email", "message": {"subject": "s", "text": "t", "reply_to": "x"}}}})");
+
+  auto stored = ParseDefinition(body);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  Status on_save = CheckNewDefinition(*stored);
+
+  EXPECT_TRUE(on_save.IsInvalidArgument());
+  EXPECT_EQ(on_save.field(), "steps.m.message.reply_to");
+}
+
 }  // namespace
 }  // namespace xoal::workflows
