@@ -161,12 +161,14 @@ std::string UnsubscribeUrl(const core::MessagingSettings& s, std::string_view pr
   return PublicBaseUrl(s) + "/unsubscribe/" + SignLinkToken(t, s.link_secret);
 }
 
+bool ShowsLink(std::string_view body, std::string_view url) {
+  return body.find(url) != std::string_view::npos ||
+         body.find(EscapeAttribute(url)) != std::string_view::npos;
+}
+
 std::string HtmlWithUnsubscribeFooter(std::string_view html, std::string_view url) {
+  if (html.empty() || url.empty() || ShowsLink(html, url)) return std::string(html);
   std::string escaped = EscapeAttribute(url);
-  if (html.empty() || url.empty() || html.find(url) != std::string_view::npos ||
-      html.find(escaped) != std::string_view::npos) {
-    return std::string(html);
-  }
   std::string footer =
       "<p style=\"font-size:12px;color:#666666\"><a href=\"" + escaped + "\">Unsubscribe</a></p>";
   std::string out(html);
@@ -177,9 +179,7 @@ std::string HtmlWithUnsubscribeFooter(std::string_view html, std::string_view ur
 }
 
 std::string TextWithUnsubscribeFooter(std::string_view text, std::string_view url) {
-  if (text.empty() || url.empty() || text.find(url) != std::string_view::npos) {
-    return std::string(text);
-  }
+  if (text.empty() || url.empty() || ShowsLink(text, url)) return std::string(text);
   std::string out(text);
   out += out.ends_with('\n') ? "\n" : "\n\n";
   out += "Unsubscribe: ";

@@ -49,6 +49,8 @@ std::string UnsubscribeUrl(const core::MessagingSettings& s, std::string_view pr
 // HTML: a small paragraph with <a href="url">Unsubscribe</a> before </body>, or at the end.
 // Text: a last line "Unsubscribe: <url>".
 std::string HtmlWithUnsubscribeFooter(std::string_view html, std::string_view url);
+// Whether `body` shows `url`: as written, or with `&` written `&amp;` (an HTML attribute).
+bool ShowsLink(std::string_view body, std::string_view url);
 std::string TextWithUnsubscribeFooter(std::string_view text, std::string_view url);
 
 // An HTML body with tracking: every http(s) href of an <a> goes through

@@ -129,39 +129,37 @@ Result<std::optional<SkipReason>> RecheckInTxn(store::ReadTxn& txn, const store:
                            m.transactional);
 }
 
-// Marketing email shows an unsubscribe link in its body (SPEC "Messages and channels"): each
-// part (html, text) that shows neither the message's unsubscribe_url (the List-Unsubscribe one)
-// nor Xoal's own link for the customer (what {{ unsubscribe_url }} renders to) gets a footer
-// with the former. Here, where every path (Messages API, broadcasts, workflows) enqueues, so none
-// can miss it; before tracking, which leaves Xoal's own links alone.
-void AddUnsubscribeFooter(json::object& content, const std::string& xoal_url) {
-  std::string url = Text(content, "unsubscribe_url");
-  auto add = [&](std::string_view part, auto with_footer) {
-    std::string body = Text(content, part);
-    if (body.empty() || body.find(xoal_url) != std::string::npos) return;
-    content[part] = with_footer(body, url);
-  };
-  add("html", HtmlWithUnsubscribeFooter);
-  add("text", TextWithUnsubscribeFooter);
-}
-
-// Email links back to Xoal: marketing email gets the customer's one-click unsubscribe link
-// (unless the message brings its own) in List-Unsubscribe and, when its template shows none, in
-// a footer; HTML gets open and click tracking when enabled. The click destinations are kept in
-// content.links: the only URLs /t/click will redirect to.
+// Email links back to Xoal. Marketing email gets the customer's one-click unsubscribe link
+// (unless the message brings its own) for List-Unsubscribe, and shows it in its body (SPEC
+// "Messages and channels"): each part (html, text) that shows neither that link nor Xoal's own
+// for the customer (what {{ unsubscribe_url }} renders to) gets a footer with the former. Here,
+// where the Messages API, broadcasts and workflows all enqueue, so no path can miss it. HTML gets
+// open and click tracking when enabled; its footer is added after tracking, so the footer's link
+// is the List-Unsubscribe one and never a click redirect, while whether it needs one is decided
+// on the HTML as written. The click destinations are kept in content.links: the only URLs
+// /t/click will redirect to.
 void AddLinks(store::OutboxMessage& m, const core::MessagingSettings& s) {
+  std::string html = Text(m.content, "html");
+  std::string footer_url;  // set when the HTML needs a footer with it
   if (!m.transactional) {
     std::string xoal_url = UnsubscribeUrl(s, m.project_id, m.usid);
     if (Text(m.content, "unsubscribe_url").empty()) m.content["unsubscribe_url"] = xoal_url;
-    AddUnsubscribeFooter(m.content, xoal_url);
+    std::string url = Text(m.content, "unsubscribe_url");
+    std::string text = Text(m.content, "text");
+    if (!text.empty() && !ShowsLink(text, xoal_url)) {
+      m.content["text"] = TextWithUnsubscribeFooter(text, url);
+    }
+    if (!html.empty() && !ShowsLink(html, xoal_url) && !ShowsLink(html, url)) footer_url = url;
   }
-  std::string html = Text(m.content, "html");
-  if (html.empty() || (!s.track_opens && !s.track_clicks)) return;
-  TrackedHtml tracked = AddTracking(html, s, m.project_id, m.usid, m.id);
-  m.content["html"] = std::move(tracked.html);
-  json::array links;
-  for (auto& l : tracked.links) links.emplace_back(std::move(l));
-  m.content["links"] = std::move(links);
+  if (!html.empty() && (s.track_opens || s.track_clicks)) {
+    TrackedHtml tracked = AddTracking(html, s, m.project_id, m.usid, m.id);
+    html = std::move(tracked.html);
+    json::array links;
+    for (auto& l : tracked.links) links.emplace_back(std::move(l));
+    m.content["links"] = std::move(links);
+  }
+  if (!footer_url.empty()) html = HtmlWithUnsubscribeFooter(html, footer_url);
+  if (!html.empty()) m.content["html"] = std::move(html);
 }
 
 // Marks `m` skipped for `reason` (the check repeated just before a send).

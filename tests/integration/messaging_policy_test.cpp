@@ -135,6 +135,30 @@ TEST_F(PolicyTest, MarketingEmailWithoutTheLinkInItsTemplateGetsAFooter) {
   EXPECT_EQ(mail("f-receipt").find("nsubscribe"), std::string::npos) << mail("f-receipt");
 }
 
+// With click tracking on, links in the HTML go through /t/click, but the footer is added after
+// tracking: its link stays the List-Unsubscribe one, here the message's own unsubscribe_url.
+TEST_F(PolicyTest, UnsubscribeFooterLinkIsNotAClickRedirect) {
+  ConfigureEmail();
+  Patch({{"public_base_url", "https://links.example"},
+         {"tracking", json::object{{"opens", true}, {"clicks", true}}}});
+  std::string usid = Ann();
+  json::object body =
+      Email(usid, "f-tracked", false, "<p><a href=\"https://shop.example/\">Shop</a></p>");
+  body["message"].as_object()["unsubscribe_url"] = "https://lists.example/u/{{ customer.user_id }}";
+
+  WaitForStatus(Str(Send(body), "id"), "sent", 1);
+
+  ASSERT_EQ(smtp_.messages().size(), 1u);
+  std::string data = smtp_.messages()[0].data;
+  EXPECT_EQ(ListUnsubscribeUrl(data), "https://lists.example/u/ann-1");
+  std::string decoded = DecodeQp(data);
+  EXPECT_NE(decoded.find("<a href=\"https://lists.example/u/ann-1\">Unsubscribe</a>"),
+            std::string::npos)
+      << decoded;
+  EXPECT_EQ(decoded.find("href=\"https://shop.example/"), std::string::npos) << decoded;
+  EXPECT_NE(decoded.find("https://links.example/t/click/"), std::string::npos) << decoded;
+}
+
 // RFC 8058 one-click POSTs may be repeated (providers retry, people click twice): the customer
 // is unsubscribed once, with one `unsubscribed` event.
 TEST_F(PolicyTest, RepeatedOneClickUnsubscribeRecordsOneEvent) {
