@@ -52,12 +52,8 @@ bool HasHeader(const WebhookRequest& request, std::string_view lower_name) {
 
 }  // namespace
 
-std::string WebhookSignature(std::string_view secret, std::string_view timestamp,
-                             std::string_view body) {
-  std::string signed_text;
-  signed_text.reserve(timestamp.size() + 1 + body.size());
-  signed_text.append(timestamp).append(".").append(body);
-  return "sha256=" + HmacSha256Hex(secret, signed_text);
+std::string WebhookSignature(std::string_view secret, std::string_view text) {
+  return "sha256=" + HmacSha256Hex(secret, text);
 }
 
 SendResult HttpWebhookSender::Send(const WebhookRequest& request, std::string_view idempotency_key,
@@ -79,9 +75,10 @@ SendResult HttpWebhookSender::Send(const WebhookRequest& request, std::string_vi
   std::string timestamp = std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>(clock_.SystemNow().time_since_epoch())
           .count());
-  call.headers.emplace_back("X-Xoal-Signature",
-                            WebhookSignature(config.secret, timestamp, request.body));
+  call.headers.emplace_back("X-Xoal-Signature", WebhookSignature(config.secret, request.body));
   call.headers.emplace_back("X-Xoal-Timestamp", timestamp);
+  call.headers.emplace_back("X-Xoal-Timestamp-Signature",
+                            WebhookSignature(config.secret, timestamp + "." + request.body));
   call.headers.emplace_back("Idempotency-Key", std::string(idempotency_key));
   call.timeouts = config.timeouts;
   detail::HttpResponse response = detail::PerformHttp(call);

@@ -1,10 +1,12 @@
 // Webhooks: one HTTP request (method, URL, headers and an already rendered JSON body) signed
 // with the project's webhook secret. Headers added by us, which a message may not set itself:
-//   X-Xoal-Signature: sha256=<lowercase hex HMAC-SHA256(secret, timestamp + "." + body)>
+//   X-Xoal-Signature: sha256=<lowercase hex HMAC-SHA256(secret, body)>
 //   X-Xoal-Timestamp: <timestamp: decimal seconds since the epoch, from the injected Clock>
+//   X-Xoal-Timestamp-Signature: sha256=<lowercase hex HMAC-SHA256(secret, timestamp + "." + body)>
 //   Idempotency-Key: <the idempotency key>
-// The signature covers the timestamp as well as the body (the Stripe scheme), so a captured
-// request cannot be replayed later under a fresh timestamp: a receiver verifies the HMAC, then
+// X-Xoal-Signature is the HMAC of the body that SPEC ("Messages and channels") promises. The
+// timestamped one also covers the time (the Stripe scheme), so a captured request cannot be
+// replayed later under a fresh timestamp: a receiver that wants replay protection verifies it,
 // refuses a timestamp too far from its own clock (docs/channels.md suggests 5 minutes) and
 // de-duplicates on Idempotency-Key within that window. Thread-safe.
 #pragma once
@@ -55,9 +57,8 @@ class HttpWebhookSender final : public WebhookSender {
   const Clock& clock_;
 };
 
-// "sha256=" + lowercase hex HMAC-SHA256(secret, timestamp + "." + body): the X-Xoal-Signature
-// value for the X-Xoal-Timestamp `timestamp` (decimal epoch seconds).
-std::string WebhookSignature(std::string_view secret, std::string_view timestamp,
-                             std::string_view body);
+// "sha256=" + lowercase hex HMAC-SHA256(secret, text): with the body, the X-Xoal-Signature
+// value; with timestamp + "." + body, the X-Xoal-Timestamp-Signature value.
+std::string WebhookSignature(std::string_view secret, std::string_view text);
 
 }  // namespace xoal::channels
