@@ -115,9 +115,11 @@ EventQuery EventsFor(const std::vector<const Condition*>& conditions, SystemTime
     const Dependencies& d = c->dependencies();
     if (d.events.empty()) continue;
     names.insert(d.events.begin(), d.events.end());
-    auto mine = EventsSince(d, now);
-    if (!mine) any_age = true;
-    if (mine && !any_age) since = std::min(since.value_or(*mine), *mine);
+    if (auto mine = EventsSince(d, now)) {
+      since = std::min(since.value_or(*mine), *mine);
+    } else {
+      any_age = true;
+    }
   }
   return EventQuery{{names.begin(), names.end()}, any_age ? std::nullopt : since};
 }
@@ -139,31 +141,24 @@ Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer, const E
   return v;
 }
 
-CustomerView ViewOf(const ViewData& v, store::ReadTxn& txn, const date::time_zone* zone) {
+// The view of `v` in `zone`; `in_segment` answers the customer's memberships of other segments.
+CustomerView ViewOf(const ViewData& v, const date::time_zone* zone,
+                    std::function<bool(std::string_view)> in_segment) {
   CustomerView view;
   view.customer = &v.customer;
   view.companies = v.companies;
   view.events = v.events;
   view.timezone = zone;
-  view.in_segment = [&txn, &v](std::string_view segment_id) {
-    auto member = txn.IsSegmentMember(segment_id, v.customer.usid);
-    return member.ok() && *member;
-  };
+  view.in_segment = std::move(in_segment);
   return view;
 }
 
-// The same, with the customer's memberships given (and kept current) by the caller.
-CustomerView ViewOf(const ViewData& v, const date::time_zone* zone,
-                    const std::set<std::string, std::less<>>& member_of) {
-  CustomerView view;
-  view.customer = &v.customer;
-  view.companies = v.companies;
-  view.events = v.events;
-  view.timezone = zone;
-  view.in_segment = [&member_of](std::string_view segment_id) {
-    return member_of.contains(segment_id);
-  };
-  return view;
+// The same, with memberships read from `txn` as they are asked for.
+CustomerView ViewOf(const ViewData& v, store::ReadTxn& txn, const date::time_zone* zone) {
+  return ViewOf(v, zone, [&txn, &v](std::string_view segment_id) {
+    auto member = txn.IsSegmentMember(segment_id, v.customer.usid);
+    return member.ok() && *member;
+  });
 }
 
 Status ValidateName(const json::value& v) {
@@ -340,7 +335,9 @@ class SegmentEngine::State {
     // the conditions that read other segments see the changes made before them.
     XOAL_ASSIGN_OR_RETURN(auto ids, txn.ListSegmentsOf(project->id, usid));
     std::set<std::string, std::less<>> member_of(ids.begin(), ids.end());
-    CustomerView view = ViewOf(data, ProjectZone(project), member_of);
+    CustomerView view = ViewOf(data, ProjectZone(project), [&member_of](std::string_view sid) {
+      return member_of.contains(sid);
+    });
     for (const auto& d : segs.defs) {
       const std::string& sid = d.segment.id;
       if (!d.condition || !candidates.contains(sid)) continue;

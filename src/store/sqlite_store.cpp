@@ -1718,14 +1718,17 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
 
   Status SetRunsStatus(std::string_view workflow_id, std::string_view from, std::string_view to,
                        SystemTime at) override {
-    auto s = c_.Prepare(
-        // A run that ends (archive) looks like one EndRun ended: no step, not waiting.
-        "UPDATE workflow_runs SET status = ?3, updated_at = ?4, ended_at = CASE WHEN ?3 IN "
-        "('active', 'held') THEN NULL ELSE ?4 END, wake_at = CASE WHEN ?3 IN ('active', 'held') "
-        "THEN wake_at ELSE NULL END, step = CASE WHEN ?3 IN ('active', 'held') THEN step ELSE '' "
-        "END, waiting = CASE WHEN ?3 IN ('active', 'held') THEN waiting ELSE 0 END, wait_event = "
-        "CASE WHEN ?3 IN ('active', 'held') THEN wait_event ELSE NULL END, goal_at = CASE WHEN ?3 "
-        "IN ('active', 'held') THEN goal_at ELSE NULL END WHERE workflow_id = ?1 AND status = ?2");
+    // Pause and resume keep where the runs are; a run that ends (archive) looks like one EndRun
+    // ended: no step, not waiting, nothing to wake for.
+    static constexpr const char* kLiveSql =
+        "UPDATE workflow_runs SET status = ?3, updated_at = ?4, ended_at = NULL"
+        " WHERE workflow_id = ?1 AND status = ?2";
+    static constexpr const char* kEndSql =
+        "UPDATE workflow_runs SET status = ?3, updated_at = ?4, ended_at = ?4, wake_at = NULL,"
+        " step = '', waiting = 0, wait_event = NULL, goal_at = NULL"
+        " WHERE workflow_id = ?1 AND status = ?2";
+    bool live = to == "active" || to == "held";
+    auto s = c_.Prepare(live ? kLiveSql : kEndSql);
     s.Bind(1, workflow_id).Bind(2, from).Bind(3, to).Bind(4, at);
     return s.Exec("set runs status");
   }
