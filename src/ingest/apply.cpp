@@ -119,8 +119,10 @@ class Applier {
     }
     XOAL_RETURN_IF_ERROR(ResolveEmail(p));
     if (p.is_new && !p.c.user_id && !p.c.email && !anon) {
-      return Status::InvalidArgument("the message names no person: its only identifier, the "
-                                     "email, is not a valid address", "email");
+      return Status::InvalidArgument(
+          "the message names no person: its only identifier, the "
+          "email, is not a valid address",
+          "email");
     }
     if (anon && std::find(p.c.anonymous_ids.begin(), p.c.anonymous_ids.end(), *anon) ==
                     p.c.anonymous_ids.end()) {
@@ -279,8 +281,8 @@ class Applier {
       if (coerced.ok()) {
         out[name] = std::move(*coerced);
       } else {
-        Note("attribute_dropped", "event property " + std::string(name) + ": " +
-                                      coerced.status().message());
+        Note("attribute_dropped",
+             "event property " + std::string(name) + ": " + coerced.status().message());
       }
     }
     return out;
@@ -338,6 +340,36 @@ std::string MessageIdOf(const json::value& item) {
   return {};
 }
 
+// One item as the calling thread leaves it for the writer: the message to apply, or why it is
+// rejected. None of it depends on the store, so it is worked out before the write and the single
+// writer thread only applies.
+struct PreparedItem {
+  std::optional<Message> msg;  // set when the item is to be applied
+  size_t normalize_notes = 0;  // how many of msg->notes Normalize made (the rest: the apply step)
+  std::string rejection;       // the reason, when msg is not set
+};
+
+PreparedItem PrepareItem(const IngestContext& ctx, const json::value& item,
+                         std::string_view implied_type) {
+  PreparedItem p;
+  if (json::serialize(item).size() > kMaxMessageBytes) {
+    p.rejection = "the message is larger than 32 KB";
+    return p;
+  }
+  if (HasNonFiniteNumber(item)) {
+    p.rejection = "a number in the message is too large to be stored (not finite)";
+    return p;
+  }
+  auto msg = Normalize(ctx.source, item, ctx.received_at, implied_type);
+  if (!msg.ok()) {
+    p.rejection = msg.status().message();
+    return p;
+  }
+  p.normalize_notes = msg->notes.size();
+  p.msg = std::move(*msg);
+  return p;
+}
+
 }  // namespace
 
 Result<Applied> ApplyMessage(store::WriteTxn& txn, const IngestContext& ctx, Message& msg) {
@@ -353,6 +385,10 @@ Result<Applied> ApplyMessage(store::WriteTxn& txn, const IngestContext& ctx, Mes
 Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
                                 const std::vector<json::value>& items,
                                 std::string_view implied_type) {
+  std::vector<PreparedItem> prepared;
+  prepared.reserve(items.size());
+  for (const auto& item : items) prepared.push_back(PrepareItem(ctx, item, implied_type));
+
   BatchResult out;
   Status st = store.Write([&](store::WriteTxn& txn) {
     out = BatchResult{};
@@ -374,22 +410,17 @@ Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
 
     for (size_t i = 0; i < items.size(); ++i) {
       const json::value& item = items[i];
-      if (json::serialize(item).size() > kMaxMessageBytes) {
-        reject(i, item, "the message is larger than 32 KB");
+      PreparedItem& p = prepared[i];
+      if (!p.msg) {
+        reject(i, item, p.rejection);
         continue;
       }
-      if (HasNonFiniteNumber(item)) {
-        reject(i, item, "a number in the message is too large to be stored (not finite)");
-        continue;
-      }
-      auto msg = Normalize(ctx.source, item, ctx.received_at, implied_type);
-      if (!msg.ok()) {
-        reject(i, item, msg.status().message());
-        continue;
-      }
+      Message& msg = *p.msg;
+      // A store may run this function again: drop the notes an earlier run's apply step added.
+      msg.notes.resize(p.normalize_notes);
       Applied applied;
       Status one = txn.Nested([&](store::WriteTxn& nested) {
-        XOAL_ASSIGN_OR_RETURN(applied, ApplyMessage(nested, batch_ctx, *msg));
+        XOAL_ASSIGN_OR_RETURN(applied, ApplyMessage(nested, batch_ctx, msg));
         return Status::Ok();
       });
       if (one.code() == StatusCode::kInternal || one.code() == StatusCode::kUnavailable) {
@@ -404,8 +435,7 @@ Result<BatchResult> IngestBatch(store::Store& store, const IngestContext& ctx,
         continue;
       }
       ++out.accepted;
-      for (auto& note : msg->notes)
-        log_entry(i, item, std::move(note.kind), std::move(note.reason));
+      for (const auto& note : msg.notes) log_entry(i, item, note.kind, note.reason);
     }
     for (auto& entry : log) XOAL_RETURN_IF_ERROR(txn.InsertIngestionError(entry));
     return Status::Ok();
