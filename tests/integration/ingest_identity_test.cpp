@@ -37,15 +37,15 @@ class IngestIdentityTest : public IngestTest {
 };
 
 TEST_F(IngestIdentityTest, OlderIdentifyArrivingLateDoesNotOverwriteNewerValues) {
-  json::object newer = Msg("identify", {{"userId", "u-1"},
-                                        {"timestamp", "2024-06-02T00:00:00Z"},
-                                        {"traits", json::object{{"plan", "pro"},
-                                                                {"firstName", "New"}}}});
-  json::object older = Msg("identify", {{"userId", "u-1"},
-                                        {"timestamp", "2024-06-01T00:00:00Z"},
-                                        {"traits", json::object{{"plan", "free"},
-                                                                {"firstName", "Old"},
-                                                                {"company", "Acme"}}}});
+  json::object newer =
+      Msg("identify", {{"userId", "u-1"},
+                       {"timestamp", "2024-06-02T00:00:00Z"},
+                       {"traits", json::object{{"plan", "pro"}, {"firstName", "New"}}}});
+  json::object older =
+      Msg("identify",
+          {{"userId", "u-1"},
+           {"timestamp", "2024-06-01T00:00:00Z"},
+           {"traits", json::object{{"plan", "free"}, {"firstName", "Old"}, {"company", "Acme"}}}});
 
   ASSERT_TRUE(IsIngestAnswer(Send(kSegment, newer), 1, 0));
   ASSERT_TRUE(IsIngestAnswer(Send(kSegment, older), 1, 0));
@@ -74,18 +74,45 @@ TEST_F(IngestIdentityTest, OlderIdentifyArrivingLateDoesNotOverwriteNewerEmail) 
   EXPECT_EQ(Str(Lookup("user_id", "u-1").json, "email"), "new@example.com");
 }
 
+// The store updates a profile without touching the user_id and email indexes when neither
+// changed; when one does, the lookups must follow it.
+TEST_F(IngestIdentityTest, NewerEmailAndUserIdMoveTheirLookups) {
+  json::object visit =
+      Msg("track",
+          {{"anonymousId", "anon-1"}, {"event", "Viewed"}, {"timestamp", "2024-06-01T00:00:00Z"}});
+  json::object first = Msg("identify", {{"anonymousId", "anon-1"},
+                                        {"userId", "u-1"},
+                                        {"timestamp", "2024-06-02T00:00:00Z"},
+                                        {"traits", json::object{{"email", "old@example.com"}}}});
+  json::object moved = Msg("identify", {{"userId", "u-1"},
+                                        {"timestamp", "2024-06-03T00:00:00Z"},
+                                        {"traits", json::object{{"email", "new@example.com"}}}});
+
+  ASSERT_TRUE(IsIngestAnswer(Send(kSegment, visit), 1, 0));
+  std::string usid = Str(Lookup("anonymous_id", "anon-1").json, "usid");
+  ASSERT_TRUE(IsIngestAnswer(Send(kSegment, first), 1, 0));
+  ASSERT_TRUE(IsIngestAnswer(Send(kSegment, moved), 1, 0));
+
+  EXPECT_EQ(Str(Lookup("user_id", "u-1").json, "usid"), usid);
+  EXPECT_EQ(Str(Lookup("email", "new@example.com").json, "usid"), usid);
+  EXPECT_TRUE(HasStatus(Lookup("email", "old@example.com"), 404));
+  EXPECT_EQ(Str(Lookup("anonymous_id", "anon-1").json, "usid"), usid);
+}
+
 TEST_F(IngestIdentityTest, DuplicatesAcrossRequestsAndInsideOneBatch) {
-  json::object first = Msg("identify", {{"userId", "u-1"},
-                                        {"messageId", "m-1"},
-                                        {"traits", json::object{{"plan", "first"}}}});
-  json::object same_id_other_body = Msg("identify", {{"userId", "u-1"},
-                                                     {"messageId", "m-1"},
-                                                     {"traits", json::object{{"plan", "second"}}}});
+  json::object first =
+      Msg("identify",
+          {{"userId", "u-1"}, {"messageId", "m-1"}, {"traits", json::object{{"plan", "first"}}}});
+  json::object same_id_other_body =
+      Msg("identify",
+          {{"userId", "u-1"}, {"messageId", "m-1"}, {"traits", json::object{{"plan", "second"}}}});
   json::object track = Msg("track", {{"userId", "u-1"}, {"messageId", "m-2"}, {"event", "E"}});
 
-  ASSERT_TRUE((IsIngestAnswer(Send(kSegment, json::array{first, track, same_id_other_body}), 2, 1)));
+  ASSERT_TRUE(
+      (IsIngestAnswer(Send(kSegment, json::array{first, track, same_id_other_body}), 2, 1)));
   ASSERT_TRUE((IsIngestAnswer(Send(kSegment, json::array{track, first}), 0, 2)));
-  ASSERT_TRUE((IsIngestAnswer(Send("/v1/batch", json::object{{"batch", json::array{track}}}), 0, 1)));
+  ASSERT_TRUE(
+      (IsIngestAnswer(Send("/v1/batch", json::object{{"batch", json::array{track}}}), 0, 1)));
   // The same id through another source of the same project is the same message.
   ASSERT_TRUE(IsIngestAnswer(Send("/ingest/v1/rudderstack/event", track), 0, 1));
 
@@ -108,8 +135,8 @@ TEST_F(IngestIdentityTest, AnonymousVisitorWhoIdentifiesKeepsEveryEventOnce) {
                                       {"traits", json::object{{"email", "u1@example.com"}}}})),
       1, 0)));
   ASSERT_TRUE((IsIngestAnswer(
-      Send(kSegment, Msg("track", {{"userId", "u-1"}, {"messageId", "e-4"}, {"event", "Paid"}})),
-      1, 0)));
+      Send(kSegment, Msg("track", {{"userId", "u-1"}, {"messageId", "e-4"}, {"event", "Paid"}})), 1,
+      0)));
   ASSERT_TRUE(IsIngestAnswer(Send(kSegment, before), 0, 2)) << "a retry adds nothing";
 
   HttpResponse c = Lookup("user_id", "u-1");
@@ -138,8 +165,8 @@ TEST_F(IngestIdentityTest, IdentifyLinkingAKnownUserAndAnAnonymousProfileMergesT
   ASSERT_NE(known, anonymous);
 
   ASSERT_TRUE((IsIngestAnswer(
-      Send(kSegment, Msg("identify", {{"userId", "u-1"}, {"anonymousId", "anon-2"},
-                                      {"messageId", "link-1"}})),
+      Send(kSegment, Msg("identify",
+                         {{"userId", "u-1"}, {"anonymousId", "anon-2"}, {"messageId", "link-1"}})),
       1, 0)));
 
   EXPECT_EQ(UsidOf("anonymous_id", "anon-2"), known);
@@ -274,14 +301,14 @@ TEST_F(IngestIdentityTest, BatchWithSomeBadItemsAppliesTheRest) {
       Msg("track", {{"userId", "u-ok"}, {"messageId", "bad-1"}}),                    // 1: no event
       "not an object",                                                               // 2
       Msg("identify", {{"messageId", "bad-3"}, {"traits", json::object{{"plan", "x"}}}}),  // 3
-      Msg("purchase", {{"userId", "u-ok"}, {"messageId", "bad-4"}}),                 // 4
+      Msg("purchase", {{"userId", "u-ok"}, {"messageId", "bad-4"}}),                       // 4
       Msg("identify", {{"userId", "u-ok"},
                        {"messageId", "ok-2"},
-                       {"traits", json::object{{"plan", "pro"}}}}),                  // 5
-      Msg("group", {{"userId", "u-ok"}, {"messageId", "bad-6"}}),                    // 6
-      Msg("alias", {{"userId", "u-ok"}, {"messageId", "bad-7"}}),                    // 7
-      Msg("identify", {{"userId", "u-ok"}, {"traits", "not an object"}}),            // 8
-      Msg("track", {{"userId", "u-ok"}, {"event", std::string(300, 'e')}})};         // 9
+                       {"traits", json::object{{"plan", "pro"}}}}),           // 5
+      Msg("group", {{"userId", "u-ok"}, {"messageId", "bad-6"}}),             // 6
+      Msg("alias", {{"userId", "u-ok"}, {"messageId", "bad-7"}}),             // 7
+      Msg("identify", {{"userId", "u-ok"}, {"traits", "not an object"}}),     // 8
+      Msg("track", {{"userId", "u-ok"}, {"event", std::string(300, 'e')}})};  // 9
   const std::vector<int> bad{1, 2, 3, 4, 6, 7, 8, 9};
 
   HttpResponse r = Send(kSegment, batch);
@@ -301,7 +328,8 @@ TEST_F(IngestIdentityTest, BatchWithSomeBadItemsAppliesTheRest) {
   EXPECT_EQ(logged, expected);
   // A rejected message was not recorded, so sending it fixed is applied.
   ASSERT_TRUE((IsIngestAnswer(
-      Send(kSegment, Msg("track", {{"userId", "u-ok"}, {"messageId", "bad-1"}, {"event", "Fixed"}})),
+      Send(kSegment,
+           Msg("track", {{"userId", "u-ok"}, {"messageId", "bad-1"}, {"event", "Fixed"}})),
       1, 0)));
 }
 
