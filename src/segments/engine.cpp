@@ -304,16 +304,23 @@ class SegmentEngine::State {
     return Status::Ok();
   }
 
-  Status Evaluate(store::WriteTxn& txn, const ProjectSegments& segs, const store::Project* project,
-                  const std::string& usid, const Dirty& dirty, SystemTime now,
-                  std::vector<MembershipChange>& out) {
+  // Re-evaluates for `usid` the segments `dirty` can affect. The profile comes from `tracking`
+  // when the write left a fresh copy of it (the usual case: ingestion reads, then updates).
+  Status Evaluate(store::WriteTxn& txn, const TrackingTxn& tracking, const ProjectSegments& segs,
+                  const store::Project* project, const std::string& usid, const Dirty& dirty,
+                  SystemTime now, std::vector<MembershipChange>& out) {
     std::set<std::string> candidates;
     for (const auto& d : segs.defs) {
       if (d.condition && Affects(d, dirty)) candidates.insert(d.segment.id);
     }
     if (candidates.empty()) return Status::Ok();
-    XOAL_ASSIGN_OR_RETURN(auto customer,
-                          txn.FindCustomer(project->id, store::CustomerKey::kUsid, usid));
+    std::optional<store::Customer> customer;
+    if (const store::Customer* copy = tracking.FreshCopy(usid)) {
+      customer = *copy;
+    } else {
+      XOAL_ASSIGN_OR_RETURN(customer,
+                            txn.FindCustomer(project->id, store::CustomerKey::kUsid, usid));
+    }
     if (!customer) return Status::Ok();
     // The segments that may be evaluated: the candidates and, as a change of one spreads to the
     // segments reading it, every segment that reads them. Defs are in dependency order, so one
@@ -367,7 +374,8 @@ class SegmentEngine::State {
   }
 
   // Runs at the end of every write, in its transaction.
-  Status Apply(store::WriteTxn& txn, Changes& changes, std::vector<MembershipChange>& out) {
+  Status Apply(store::WriteTxn& txn, TrackingTxn& tracking, std::vector<MembershipChange>& out) {
+    Changes& changes = tracking.changes();
     const std::string& pid = changes.project_id;
     auto segs = Snapshot(pid);
     if (segs->defs.empty()) return Status::Ok();
@@ -388,20 +396,21 @@ class SegmentEngine::State {
     }
     for (const auto& [usid, dirty] : changes.customers) {
       if (changes.removed.contains(usid)) continue;
-      XOAL_RETURN_IF_ERROR(Evaluate(txn, *segs, &*project, usid, dirty, now, out));
+      XOAL_RETURN_IF_ERROR(Evaluate(txn, tracking, *segs, &*project, usid, dirty, now, out));
     }
     return Status::Ok();
   }
 
   // Apply, then the observer, in the write's transaction. Sets `observed` when the observer saw
   // something (so OnCommitted() is due once the write commits).
-  Status Finish(store::WriteTxn& txn, Changes& changes, std::vector<MembershipChange>& out,
+  Status Finish(store::WriteTxn& txn, TrackingTxn& tracking, std::vector<MembershipChange>& out,
                 bool& observed) {
+    Changes& changes = tracking.changes();
     SystemTime now = changes.at.value_or(clock_.SystemNow());
     for (const auto& c : changes.recorded) {
       out.push_back(MembershipChange{c.project_id, c.segment_id, c.usid, c.entered, c.at});
     }
-    XOAL_RETURN_IF_ERROR(Apply(txn, changes, out));
+    XOAL_RETURN_IF_ERROR(Apply(txn, tracking, out));
     if (!observer_) return Status::Ok();
     AppliedWrite applied{changes.project_id, now, changes.events, {}, {}, {}, {}, out, {}};
     for (const auto& [usid, into] : changes.removed) applied.removed.insert(usid);
@@ -446,7 +455,7 @@ class TrackedStore final : public store::Store {
       TrackingTxn tracking(txn);
       XOAL_RETURN_IF_ERROR(fn(tracking));
       if (tracking.changes().empty()) return Status::Ok();
-      return state_.Finish(txn, tracking.changes(), published, observed);
+      return state_.Finish(txn, tracking, published, observed);
     });
     if (st.ok()) state_.Committed(published, observed);
     return st;
@@ -856,7 +865,7 @@ Status WriteManualChange(SegmentEngine::State& state, const store::Project& proj
     }
     TrackingTxn tracking(txn);
     XOAL_RETURN_IF_ERROR(change(txn, tracking, state.clock_.SystemNow(), published));
-    return state.Finish(txn, tracking.changes(), published, observed);
+    return state.Finish(txn, tracking, published, observed);
   });
   if (st.ok()) state.Committed(published, observed);
   return st;

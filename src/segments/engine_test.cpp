@@ -145,6 +145,9 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
     AddSegment("one login this month", J(R"({"event": "login", "count": {"op": "eq", "value": 1},
         "within_last": {"days": 30}})"));
     AddSegment("vip", J(R"({"tag": "VIP"})"));
+    AddSegment("vip by list", J(R"({"attribute": "tags", "op": "contains", "value": "VIP"})"));
+    AddSegment("shared visitor", J(R"({"attribute": "anonymous_ids", "op": "contains",
+        "value": "anon-s1"})"));
     AddSegment("at acme", J(R"({"company": "acme"})"));
     AddSegment("paid company", J(R"({"company": {"attribute": "tier", "op": "eq",
         "value": "paid"}})"));
@@ -200,6 +203,7 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
     if (kind < 72) return MergeStep(usid);
     if (kind < 74) return DeleteStep(usid);
     if (kind < 78) return ManualStep(usid);
+    if (kind < 84) return ProfileAndSetsStep(usid);
     return ClockStep();
   }
 
@@ -260,6 +264,34 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
     });
     EXPECT_TRUE(st.ok() || st.code() == StatusCode::kNotFound) << st.message();
     return std::string(add ? "tag " : "untag ") + usid + " " + tag;
+  }
+
+  // One write that reads and updates the profile and changes its tags and anonymous ids, in a
+  // random order: the engine evaluates the copy the write left, which must match the store.
+  // A shared anonymous id moves between customers.
+  std::string ProfileAndSetsStep(const std::string& usid) {
+    std::string tag = Uniform(0, 1) ? "VIP" : "beta";
+    bool add = Uniform(0, 1);
+    bool sets_first = Uniform(0, 1);
+    std::string anon = "anon-s" + std::to_string(Uniform(0, 2));
+    json::object body = AttributeBody("plan", Uniform(0, 1) ? "pro" : "free");
+    Status st = Write([&](store::WriteTxn& txn) -> Status {
+      auto sets = [&]() -> Status {
+        Status tagged = add ? txn.AddTag(project_.id, usid, tag, clock_.SystemNow())
+                            : txn.RemoveTag(project_.id, usid, tag);
+        if (!tagged.ok() && tagged.code() != StatusCode::kNotFound) return tagged;
+        return txn.AddAnonymousId(project_.id, usid, anon);
+      };
+      if (sets_first) XOAL_RETURN_IF_ERROR(sets());
+      XOAL_RETURN_IF_ERROR(core::PatchCustomer(txn, Ctx(), usid, body).status());
+      if (!sets_first) XOAL_RETURN_IF_ERROR(sets());
+      return Status::Ok();
+    });
+    // Refused when the customer's only identifier was a shared id that moved away.
+    EXPECT_TRUE(st.ok() || st.code() == StatusCode::kInvalidArgument) << st.message();
+    return "profile and sets " + usid + (add ? " tag " : " untag ") + tag + " " + anon + " " +
+           json::serialize(body) + (sets_first ? " (sets first)" : "") +
+           (st.ok() ? "" : " refused");
   }
 
   std::string CompanyMembershipStep(const std::string& usid) {

@@ -1,5 +1,7 @@
 #include "segments/tracking_txn.hpp"
 
+#include <algorithm>
+
 namespace xoal::segments::internal {
 namespace {
 
@@ -22,6 +24,22 @@ void DiffAttributes(const store::Customer& before, const store::Customer& after,
   }
 }
 
+// Sorted and without repeats, as the store returns a customer's tags and anonymous ids.
+void Normalize(std::vector<std::string>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+void InsertSorted(std::vector<std::string>& v, std::string_view x) {
+  auto it = std::lower_bound(v.begin(), v.end(), x);
+  if (it == v.end() || *it != x) v.insert(it, std::string(x));
+}
+
+void EraseSorted(std::vector<std::string>& v, std::string_view x) {
+  auto it = std::lower_bound(v.begin(), v.end(), x);
+  if (it != v.end() && *it == x) v.erase(it);
+}
+
 }  // namespace
 
 void Changes::MergeFrom(Changes&& other) {
@@ -42,7 +60,7 @@ void Changes::MergeFrom(Changes&& other) {
   for (auto& c : other.recorded) recorded.push_back(std::move(c));
 }
 
-const store::Customer* TrackingTxn::ReadCopy(const std::string& usid) const {
+const TrackingTxn::Copy* TrackingTxn::FindCopy(const std::string& usid) const {
   for (const TrackingTxn* t = this; t; t = t->parent_) {
     auto it = t->read_.find(usid);
     if (it != t->read_.end()) return &it->second;
@@ -50,16 +68,66 @@ const store::Customer* TrackingTxn::ReadCopy(const std::string& usid) const {
   return nullptr;
 }
 
+const store::Customer* TrackingTxn::ReadCopy(const std::string& usid) const {
+  const Copy* copy = FindCopy(usid);
+  return copy ? &copy->customer : nullptr;
+}
+
+const store::Customer* TrackingTxn::FreshCopy(const std::string& usid) const {
+  const Copy* copy = FindCopy(usid);
+  return copy && copy->fresh ? &copy->customer : nullptr;
+}
+
+TrackingTxn::Copy* TrackingTxn::OwnCopy(const std::string& usid) {
+  auto it = read_.find(usid);
+  if (it != read_.end()) return &it->second;
+  const Copy* up = parent_ ? parent_->FindCopy(usid) : nullptr;
+  return up ? &read_.emplace(usid, *up).first->second : nullptr;
+}
+
+void TrackingTxn::KeepFresh(store::Customer copy) {
+  Normalize(copy.tags);
+  Normalize(copy.anonymous_ids);
+  std::string usid = copy.usid;
+  read_[usid] = Copy{std::move(copy), true};
+}
+
+Status TrackingTxn::AnonymousIdMoving(std::string_view project_id, const std::string& anonymous_id,
+                                      const std::string& usid) {
+  XOAL_ASSIGN_OR_RETURN(
+      auto owner, inner_.FindCustomer(project_id, store::CustomerKey::kAnonymousId, anonymous_id));
+  if (owner && owner->usid != usid)
+    Mark(project_id, owner->usid).attributes.insert("anonymous_ids");
+  std::set<std::string> holders;
+  for (const TrackingTxn* t = this; t; t = t->parent_) {
+    for (const auto& [other, copy] : t->read_) {
+      const auto& ids = copy.customer.anonymous_ids;
+      if (other != usid && std::binary_search(ids.begin(), ids.end(), anonymous_id)) {
+        holders.insert(other);
+      }
+    }
+  }
+  for (const auto& other : holders) OwnCopy(other)->fresh = false;
+  return Status::Ok();
+}
+
 Dirty& TrackingTxn::Mark(std::string_view project_id, std::string_view usid) {
   changes_.project_id = std::string(project_id);
   return changes_.customers[std::string(usid)];
+}
+
+void TrackingTxn::MarkTag(std::string_view project_id, std::string_view usid,
+                          std::string_view tag) {
+  Dirty& d = Mark(project_id, usid);
+  d.tags.emplace(tag);
+  d.attributes.insert("tags");  // conditions may read the list as the attribute "tags"
 }
 
 Result<std::optional<store::Customer>> TrackingTxn::FindCustomer(std::string_view project_id,
                                                                  store::CustomerKey key,
                                                                  std::string_view value) {
   auto found = inner_.FindCustomer(project_id, key, value);
-  if (found.ok() && found->has_value()) read_[(*found)->usid] = **found;
+  if (found.ok() && found->has_value()) KeepFresh(**found);
   return found;
 }
 
@@ -77,49 +145,63 @@ Status TrackingTxn::Nested(const std::function<Status(store::WriteTxn&)>& fn) {
 }
 
 Status TrackingTxn::InsertCustomer(store::Customer& c) {
+  for (const auto& a : c.anonymous_ids) {
+    XOAL_RETURN_IF_ERROR(AnonymousIdMoving(c.project_id, a, c.usid));
+  }
   XOAL_RETURN_IF_ERROR(inner_.InsertCustomer(c));
   Dirty& d = Mark(c.project_id, c.usid);
   d.all = true;
   d.created = true;
-  read_[c.usid] = c;
+  KeepFresh(c);
   return Status::Ok();
 }
 
 Status TrackingTxn::UpdateCustomer(const store::Customer& c) {
   XOAL_RETURN_IF_ERROR(inner_.UpdateCustomer(c));
   Dirty& d = Mark(c.project_id, c.usid);
-  const store::Customer* before = ReadCopy(c.usid);
+  const Copy* before = FindCopy(c.usid);
   if (!before) {
     d.all = true;
-  } else {
-    DiffAttributes(*before, c, d.attributes);
+    read_[c.usid] = Copy{c, false};  // its tags and anonymous ids are unknown
+    return Status::Ok();
   }
-  read_[c.usid] = c;
+  DiffAttributes(before->customer, c, d.attributes);
+  // The update writes the profile's row only: the sets stay as the copy has them.
+  Copy next{c, before->fresh};
+  next.customer.tags = before->customer.tags;
+  next.customer.anonymous_ids = before->customer.anonymous_ids;
+  read_[c.usid] = std::move(next);
   return Status::Ok();
 }
 
 Status TrackingTxn::AddTag(std::string_view p, std::string_view usid, std::string_view tag,
                            SystemTime at) {
   XOAL_RETURN_IF_ERROR(inner_.AddTag(p, usid, tag, at));
-  Mark(p, usid).tags.emplace(tag);
+  MarkTag(p, usid, tag);
+  if (Copy* copy = OwnCopy(std::string(usid))) InsertSorted(copy->customer.tags, tag);
   return Status::Ok();
 }
 
 Status TrackingTxn::RemoveTag(std::string_view p, std::string_view usid, std::string_view tag) {
   XOAL_RETURN_IF_ERROR(inner_.RemoveTag(p, usid, tag));
-  Mark(p, usid).tags.emplace(tag);
+  MarkTag(p, usid, tag);
+  if (Copy* copy = OwnCopy(std::string(usid))) EraseSorted(copy->customer.tags, tag);
   return Status::Ok();
 }
 
 Status TrackingTxn::AddAnonymousId(std::string_view p, std::string_view usid,
                                    std::string_view anonymous_id) {
+  XOAL_RETURN_IF_ERROR(AnonymousIdMoving(p, std::string(anonymous_id), std::string(usid)));
   XOAL_RETURN_IF_ERROR(inner_.AddAnonymousId(p, usid, anonymous_id));
   Mark(p, usid).attributes.insert("anonymous_ids");
+  if (Copy* copy = OwnCopy(std::string(usid)))
+    InsertSorted(copy->customer.anonymous_ids, anonymous_id);
   return Status::Ok();
 }
 
 Status TrackingTxn::DeleteCustomer(std::string_view p, std::string_view usid) {
   XOAL_RETURN_IF_ERROR(inner_.DeleteCustomer(p, usid));
+  if (Copy* copy = OwnCopy(std::string(usid))) copy->fresh = false;
   changes_.project_id = std::string(p);
   changes_.customers.erase(std::string(usid));
   changes_.removed[std::string(usid)] = "";
@@ -129,6 +211,9 @@ Status TrackingTxn::DeleteCustomer(std::string_view p, std::string_view usid) {
 Status TrackingTxn::MergeCustomerInto(std::string_view p, std::string_view from,
                                       std::string_view into, SystemTime at) {
   XOAL_RETURN_IF_ERROR(inner_.MergeCustomerInto(p, from, into, at));
+  for (std::string_view u : {from, into}) {
+    if (Copy* copy = OwnCopy(std::string(u))) copy->fresh = false;
+  }
   changes_.customers.erase(std::string(from));
   changes_.removed[std::string(from)] = std::string(into);
   Mark(p, into).all = true;

@@ -54,6 +54,12 @@ class TrackingTxn final : public store::WriteTxn {
 
   Changes& changes() { return changes_; }
   Dirty& Mark(std::string_view project_id, std::string_view usid);
+  // Marks a change of one of the customer's tags.
+  void MarkTag(std::string_view project_id, std::string_view usid, std::string_view tag);
+  // The customer as this transaction left it, when every write to it since it was read went
+  // through here (attributes, tags and anonymous ids kept as the store would return them);
+  // nullptr when there is no such copy. Saves the engine a read of the profile it just wrote.
+  const store::Customer* FreshCopy(const std::string& usid) const;
 
   // ---- reads: forwarded; customers read are remembered for attribute diffs ----
   Result<std::optional<store::Project>> GetProject(std::string_view id) override {
@@ -394,11 +400,27 @@ class TrackingTxn final : public store::WriteTxn {
  private:
   store::WriteTxn& inner_;
   Changes changes_;
-  // The last copy read or written of a customer, here or in an enclosing txn; nullptr if none.
+  // The last copy read or written of a customer. `fresh` is false once a write changed the
+  // customer's row in a way the copy does not follow (a merge, a deletion, an anonymous id
+  // moved to another customer); the attributes still serve the diff of a later update.
+  struct Copy {
+    store::Customer customer;
+    bool fresh = true;
+  };
+  // The copy of `usid` here or in an enclosing txn; nullptr if none.
+  const Copy* FindCopy(const std::string& usid) const;
   const store::Customer* ReadCopy(const std::string& usid) const;
+  // This txn's own copy of `usid`, copied down from an enclosing txn if need be; nullptr if none.
+  Copy* OwnCopy(const std::string& usid);
+  // Notes `copy` (just read or inserted) as fresh, with its sets in the store's order.
+  void KeepFresh(store::Customer copy);
+  // Before `anonymous_id` moves to `usid`: the customer that holds it now is marked changed
+  // (its list loses it), and other customers' copies holding it stop being fresh.
+  Status AnonymousIdMoving(std::string_view project_id, const std::string& anonymous_id,
+                           const std::string& usid);
 
-  std::map<std::string, store::Customer> read_;  // by usid: the last copy read here
-  const TrackingTxn* parent_ = nullptr;          // the txn this one is nested in
+  std::map<std::string, Copy> read_;     // by usid: the last copy read or written here
+  const TrackingTxn* parent_ = nullptr;  // the txn this one is nested in
 };
 
 }  // namespace xoal::segments::internal
