@@ -7,6 +7,7 @@
 
 #include "common/crypto.hpp"
 #include "common/time_format.hpp"
+#include "segments/event_cache.hpp"
 #include "segments/tracking_txn.hpp"
 
 namespace xoal::segments {
@@ -14,11 +15,16 @@ namespace {
 
 using internal::Changes;
 using internal::Dirty;
+using internal::EventCache;
+using internal::EventQuery;
 using internal::TrackingTxn;
 
 // TODO: a view loads at most this many of a customer's newest events; a customer with more
 // events than that is evaluated on the newest ones only.
-constexpr int kMaxEventsPerView = 10000;
+constexpr int kMaxEventsPerView = EventCache::kMaxPerCustomer;
+// Events the engine keeps of recently evaluated customers (EventCache), in all: some hundred MB
+// at most, so that the customers active now are evaluated without reading their events.
+constexpr size_t kCachedEvents = 300'000;
 // Small pages: each is evaluated inside one write transaction, which holds the single writer.
 constexpr int kScanPage = 100;
 constexpr int kTimerBatch = 500;
@@ -102,11 +108,6 @@ struct ViewData {
 
 // Which of a customer's events an evaluation of some conditions at one instant reads: those
 // with the names they read, no older than the oldest that can count for any of them.
-struct EventQuery {
-  std::vector<std::string> names;  // none: no event is read
-  std::optional<SystemTime> since;
-};
-
 EventQuery EventsFor(const std::vector<const Condition*>& conditions, SystemTime now) {
   std::set<std::string> names;
   std::optional<SystemTime> since;
@@ -176,6 +177,7 @@ class SegmentEngine::State {
 
   store::Store& inner_;
   const Clock& clock_;
+  EventCache events_{kCachedEvents};
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const ProjectSegments>> projects_;  // guarded by mu_
@@ -336,8 +338,23 @@ class SegmentEngine::State {
       }
       if (reachable.contains(d.segment.id)) conditions.push_back(&*d.condition);
     }
-    XOAL_ASSIGN_OR_RETURN(auto data,
-                          LoadView(txn, std::move(*customer), EventsFor(conditions, now)));
+    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, std::move(*customer), EventQuery{}));
+    EventQuery query = EventsFor(conditions, now);
+    const std::vector<store::Event>* events = nullptr;
+    if (!query.names.empty()) {
+      events = events_.Find(project->id, usid, query);
+      if (!events) {
+        EventQuery wide = events_.Widen(project->id, usid, query);
+        XOAL_ASSIGN_OR_RETURN(data.events, txn.ListEventsNamed(project->id, usid, wide.names,
+                                                               wide.since, kMaxEventsPerView));
+        events = events_.Put(project->id, usid, wide, data.events);
+        if (!events && wide.names != query.names) {
+          // Too many to keep: the newest of the names asked for, as without the cache.
+          XOAL_ASSIGN_OR_RETURN(data.events, txn.ListEventsNamed(project->id, usid, query.names,
+                                                                 query.since, kMaxEventsPerView));
+        }
+      }
+    }
     // The customer's memberships, read once and kept current as this evaluation records changes:
     // the conditions that read other segments see the changes made before them.
     XOAL_ASSIGN_OR_RETURN(auto ids, txn.ListSegmentsOf(project->id, usid));
@@ -345,6 +362,7 @@ class SegmentEngine::State {
     CustomerView view = ViewOf(data, ProjectZone(project), [&member_of](std::string_view sid) {
       return member_of.contains(sid);
     });
+    if (events) view.events = *events;
     for (const auto& d : segs.defs) {
       const std::string& sid = d.segment.id;
       if (!d.condition || !candidates.contains(sid)) continue;
@@ -402,9 +420,30 @@ class SegmentEngine::State {
   }
 
   // Apply, then the observer, in the write's transaction. Sets `observed` when the observer saw
-  // something (so OnCommitted() is due once the write commits).
+  // something (so OnCommitted() is due once the write commits). The event cache follows the
+  // write's events first; what the write touched is dropped from it if this fails.
   Status Finish(store::WriteTxn& txn, TrackingTxn& tracking, std::vector<MembershipChange>& out,
                 bool& observed) {
+    Changes& changes = tracking.changes();
+    std::lock_guard lock(events_.mu());
+    for (const auto& e : changes.events) events_.Add(e);
+    for (const auto& [usid, into] : changes.removed) {
+      events_.Forget(changes.project_id, usid);
+      if (!into.empty()) events_.Forget(changes.project_id, into);  // it has the merged events
+    }
+    Status st = ApplyAndObserve(txn, tracking, out, observed);
+    if (!st.ok()) {
+      for (const auto& [usid, dirty] : changes.customers) events_.Forget(changes.project_id, usid);
+    }
+    return st;
+  }
+
+  // A write whose upkeep succeeded failed afterwards (its batch did not commit): the cache may
+  // hold its events.
+  void WriteFailedAfterUpkeep() { events_.Clear(); }
+
+  Status ApplyAndObserve(store::WriteTxn& txn, TrackingTxn& tracking,
+                         std::vector<MembershipChange>& out, bool& observed) {
     Changes& changes = tracking.changes();
     SystemTime now = changes.at.value_or(clock_.SystemNow());
     for (const auto& c : changes.recorded) {
@@ -449,15 +488,19 @@ class TrackedStore final : public store::Store {
   Status Write(const std::function<Status(store::WriteTxn&)>& fn) override {
     std::vector<MembershipChange> published;
     bool observed = false;
+    bool upkept = false;
     Status st = state_.inner_.Write([&](store::WriteTxn& txn) {
       published.clear();
       observed = false;
       TrackingTxn tracking(txn);
       XOAL_RETURN_IF_ERROR(fn(tracking));
       if (tracking.changes().empty()) return Status::Ok();
-      return state_.Finish(txn, tracking, published, observed);
+      Status finished = state_.Finish(txn, tracking, published, observed);
+      upkept = finished.ok();
+      return finished;
     });
     if (st.ok()) state_.Committed(published, observed);
+    if (!st.ok() && upkept) state_.WriteFailedAfterUpkeep();
     return st;
   }
 
@@ -855,6 +898,7 @@ Status WriteManualChange(SegmentEngine::State& state, const store::Project& proj
                          std::string_view id, const ManualChange& change) {
   std::vector<MembershipChange> published;
   bool observed = false;
+  bool upkept = false;
   Status st = state.inner_.Write([&](store::WriteTxn& txn) {
     published.clear();
     observed = false;
@@ -865,9 +909,12 @@ Status WriteManualChange(SegmentEngine::State& state, const store::Project& proj
     }
     TrackingTxn tracking(txn);
     XOAL_RETURN_IF_ERROR(change(txn, tracking, state.clock_.SystemNow(), published));
-    return state.Finish(txn, tracking, published, observed);
+    Status finished = state.Finish(txn, tracking, published, observed);
+    upkept = finished.ok();
+    return finished;
   });
   if (st.ok()) state.Committed(published, observed);
+  if (!st.ok() && upkept) state.WriteFailedAfterUpkeep();
   return st;
 }
 

@@ -1569,9 +1569,10 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
       s.Bind(1, segment_id).Bind(2, usid);
       return s.Exec("clear segment timer");
     }
+    // An unchanged time writes nothing: re-evaluations mostly find the same flip.
     auto s = c_.Prepare(
         "INSERT INTO segment_timers(segment_id, usid, project_id, flip_at) VALUES (?1,?2,?3,?4)"
-        " ON CONFLICT(segment_id, usid) DO UPDATE SET flip_at = ?4");
+        " ON CONFLICT(segment_id, usid) DO UPDATE SET flip_at = ?4 WHERE flip_at IS NOT ?4");
     s.Bind(1, segment_id).Bind(2, usid).Bind(3, project_id).Bind(4, *flip_at);
     return s.Exec("set segment timer");
   }
