@@ -99,6 +99,36 @@ TEST_F(IngestIdentityTest, NewerEmailAndUserIdMoveTheirLookups) {
   EXPECT_EQ(Str(Lookup("anonymous_id", "anon-1").json, "usid"), usid);
 }
 
+// A batch is first applied as a whole; a message that fails only when applied (its one
+// identifier is an invalid email) sends it through again one message at a time. The others are
+// applied once, their notes logged once, and the failed message leaves nothing but its rejection.
+TEST_F(IngestIdentityTest, MessageFailingWhenAppliedIsRejectedAloneAndTheRestAppliedOnce) {
+  json::array batch{
+      Msg("identify", {{"userId", "u-1"},
+                       {"messageId", "id-0"},
+                       {"traits", json::object{{"plan", "pro"}, {"timezone", "Mars/Olympus"}}}}),
+      Msg("identify", {{"messageId", "id-1"},
+                       {"traits", json::object{{"email", "not-an-email"}, {"plan", "x"}}}}),
+      Msg("track", {{"userId", "u-1"},
+                    {"anonymousId", "anon-1"},
+                    {"messageId", "id-2"},
+                    {"event", "Bought"},
+                    {"properties", json::object{{"amount", 5}}}})};
+
+  HttpResponse r = Send(kSegment, batch);
+
+  ASSERT_TRUE(IsIngestAnswer(r, 2, 0, {1}));
+  EXPECT_EQ(AllEventIds(), (std::vector<std::string>{"id-0", "id-2"}));
+  HttpResponse c = Lookup("user_id", "u-1");
+  EXPECT_EQ(JsonAt(c.json, "/attributes/plan"), "\"pro\"");
+  EXPECT_EQ(JsonAt(c.json, "/anonymous_ids"), "[\"anon-1\"]");
+  std::multiset<std::string> logged;
+  for (const auto& e : IngestionErrors()) {
+    logged.insert(JsonAt(e, "/index") + " " + Str(e, "kind"));
+  }
+  EXPECT_EQ(logged, (std::multiset<std::string>{"0 attribute_dropped", "1 rejected"}));
+}
+
 TEST_F(IngestIdentityTest, DuplicatesAcrossRequestsAndInsideOneBatch) {
   json::object first =
       Msg("identify",
