@@ -99,9 +99,9 @@ const date::time_zone* ProjectZone(const store::Project* project) {
   }
 }
 
-// What evaluation reads about one customer, owned.
+// What evaluation reads about one customer: the customer the caller holds, the rest owned.
 struct ViewData {
-  store::Customer customer;
+  const store::Customer* customer = nullptr;
   std::vector<store::Company> companies;
   std::vector<store::Event> events;
 };
@@ -126,17 +126,19 @@ EventQuery EventsFor(const std::vector<const Condition*>& conditions, SystemTime
 }
 
 // Loads what evaluation reads about `customer`: its companies and the events `events` asks for.
-Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer, const EventQuery& events) {
+// Requires: `customer` outlives the result.
+Result<ViewData> LoadView(store::ReadTxn& txn, const store::Customer& customer,
+                          const EventQuery& events) {
   ViewData v;
-  v.customer = std::move(customer);
-  const std::string& pid = v.customer.project_id;
-  XOAL_ASSIGN_OR_RETURN(auto memberships, txn.ListMembershipsOf(pid, v.customer.usid));
+  v.customer = &customer;
+  const std::string& pid = customer.project_id;
+  XOAL_ASSIGN_OR_RETURN(auto memberships, txn.ListMembershipsOf(pid, customer.usid));
   for (const auto& m : memberships) {
     XOAL_ASSIGN_OR_RETURN(auto company, txn.GetCompany(pid, m.company_id));
     if (company) v.companies.push_back(std::move(*company));
   }
   if (!events.names.empty()) {
-    XOAL_ASSIGN_OR_RETURN(v.events, txn.ListEventsNamed(pid, v.customer.usid, events.names,
+    XOAL_ASSIGN_OR_RETURN(v.events, txn.ListEventsNamed(pid, customer.usid, events.names,
                                                         events.since, kMaxEventsPerView));
   }
   return v;
@@ -146,7 +148,7 @@ Result<ViewData> LoadView(store::ReadTxn& txn, store::Customer customer, const E
 CustomerView ViewOf(const ViewData& v, const date::time_zone* zone,
                     std::function<bool(std::string_view)> in_segment) {
   CustomerView view;
-  view.customer = &v.customer;
+  view.customer = v.customer;
   view.companies = v.companies;
   view.events = v.events;
   view.timezone = zone;
@@ -157,7 +159,7 @@ CustomerView ViewOf(const ViewData& v, const date::time_zone* zone,
 // The same, with memberships read from `txn` as they are asked for.
 CustomerView ViewOf(const ViewData& v, store::ReadTxn& txn, const date::time_zone* zone) {
   return ViewOf(v, zone, [&txn, &v](std::string_view segment_id) {
-    auto member = txn.IsSegmentMember(segment_id, v.customer.usid);
+    auto member = txn.IsSegmentMember(segment_id, v.customer->usid);
     return member.ok() && *member;
   });
 }
@@ -316,14 +318,13 @@ class SegmentEngine::State {
       if (d.condition && Affects(d, dirty)) candidates.insert(d.segment.id);
     }
     if (candidates.empty()) return Status::Ok();
-    std::optional<store::Customer> customer;
-    if (const store::Customer* copy = tracking.FreshCopy(usid)) {
-      customer = *copy;
-    } else {
-      XOAL_ASSIGN_OR_RETURN(customer,
-                            txn.FindCustomer(project->id, store::CustomerKey::kUsid, usid));
+    const store::Customer* customer = tracking.FreshCopy(usid);
+    std::optional<store::Customer> read;
+    if (!customer) {
+      XOAL_ASSIGN_OR_RETURN(read, txn.FindCustomer(project->id, store::CustomerKey::kUsid, usid));
+      if (!read) return Status::Ok();
+      customer = &*read;
     }
-    if (!customer) return Status::Ok();
     // The segments that may be evaluated: the candidates and, as a change of one spreads to the
     // segments reading it, every segment that reads them. Defs are in dependency order, so one
     // pass finds them all; only their events are loaded.
@@ -338,7 +339,7 @@ class SegmentEngine::State {
       }
       if (reachable.contains(d.segment.id)) conditions.push_back(&*d.condition);
     }
-    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, std::move(*customer), EventQuery{}));
+    XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, *customer, EventQuery{}));
     EventQuery query = EventsFor(conditions, now);
     const std::vector<store::Event>* events = nullptr;
     if (!query.names.empty()) {
@@ -990,7 +991,7 @@ Result<PreviewResult> SegmentEngine::Preview(const store::Project& project,
         XOAL_ASSIGN_OR_RETURN(auto data, LoadView(txn, c, events));
         if (!Matches(condition, ViewOf(data, txn, zone), now)) continue;
         ++out.size;
-        if (out.sample.size() < sample_size) out.sample.push_back(std::move(data.customer));
+        if (out.sample.size() < sample_size) out.sample.push_back(std::move(c));
       }
       if (customers.size() < static_cast<size_t>(page.limit)) return Status::Ok();
       page.after_seq = customers.back().seq;
