@@ -1,4 +1,6 @@
 // The Segment API (SPEC, Management API), over segments::SegmentEngine.
+#include <algorithm>
+
 #include "api/api.hpp"
 #include "common/time_format.hpp"
 #include "core/customers.hpp"
@@ -228,10 +230,16 @@ http::Response SegmentsOfCustomer(Api& api, ApiCall& call) {
   Status st = api.deps().store.Read([&](store::ReadTxn& txn) {
     XOAL_ASSIGN_OR_RETURN(auto c, core::GetCustomer(txn, call.project.id, call.req.Param("usid")));
     XOAL_ASSIGN_OR_RETURN(auto ids, txn.ListSegmentsOf(call.project.id, c.usid));
+    std::vector<store::Segment> segments;
     for (const auto& id : ids) {
       XOAL_ASSIGN_OR_RETURN(auto s, txn.GetSegment(call.project.id, id));
-      if (!s) continue;
-      XOAL_ASSIGN_OR_RETURN(auto j, SegmentJson(txn, *s));
+      if (s) segments.push_back(std::move(*s));
+    }
+    // Oldest segment first, as GET /segments lists them.
+    std::sort(segments.begin(), segments.end(),
+              [](const store::Segment& a, const store::Segment& b) { return a.seq < b.seq; });
+    for (const auto& s : segments) {
+      XOAL_ASSIGN_OR_RETURN(auto j, SegmentJson(txn, s));
       data.push_back(std::move(j));
     }
     return Status::Ok();

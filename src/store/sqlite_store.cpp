@@ -715,9 +715,10 @@ class SqliteReads : public Base {
 
   Result<std::vector<std::string>> ListSegmentsOf(std::string_view project_id,
                                                   std::string_view usid) override {
+    // In the covering index's order: an ORDER BY would sort at every segment evaluation.
     return StringColumnList(
-        c_, "SELECT segment_id FROM segment_members WHERE project_id = ? AND usid = ? ORDER BY seq",
-        project_id, usid);
+        c_, "SELECT segment_id FROM segment_members WHERE project_id = ? AND usid = ?", project_id,
+        usid);
   }
 
   Result<std::vector<SegmentChange>> ListSegmentHistory(std::string_view segment_id,

@@ -389,7 +389,7 @@ class ReadTxn {
   virtual Result<std::vector<SegmentMember>> ListSegmentMembers(std::string_view segment_id,
                                                                 PageRequest page) = 0;
   virtual Result<int64_t> CountSegmentMembers(std::string_view segment_id) = 0;
-  // The ids of the segments the customer is in.
+  // The ids of the segments the customer is in, in no particular order.
   virtual Result<std::vector<std::string>> ListSegmentsOf(std::string_view project_id,
                                                           std::string_view usid) = 0;
   // Entries and exits, newest first; `before_seq` 0 means from the newest.
