@@ -634,6 +634,7 @@ int RunBenchmark(const BenchOptions& o) {
     IngestFigures with_segments;
     IngestFigures paced;
     ProbeFigures probes;
+    (void)ResetPeakRss();
     if (failures == 0) {
       with_segments = ingestor.Run(o.ingest_threads, 0, o.rate_seconds, nullptr, unpaced_cap);
       listener.Watch(ids[0]);
@@ -695,6 +696,8 @@ int RunBenchmark(const BenchOptions& o) {
     fmt::print("listener ran on the probe's own thread, before IngestBatch returned: {}\n",
                all_same_thread ? "always" : "not always");
     fmt::print("membership changes published in all: {}\n", listener.changes());
+    fmt::print("memory: RSS {:.0f} MiB after the ingestion; peak (VmHWM) during it {:.0f} MiB\n",
+               Mib(ProcStatusKb("VmRSS")), Mib(ProcStatusKb("VmHWM")));
     failures += static_cast<int>(probes.missed + probes.errors);
     if (probes.probes.empty()) ++failures;
 
