@@ -539,6 +539,59 @@ TEST_F(SegmentEngineDifferentialTest, StoredMembershipEqualsFromScratchEvaluatio
   }
 }
 
+// ---- targeted cases: each a sequence the differential walk above does not reach ----
+
+// A store keeps times to the millisecond; the real clock and so the events the server records
+// itself (message_sent, a track without a timestamp) carry finer ones. The engine must evaluate
+// such an event as the store keeps it, or a window ends later in memory than in the store: the
+// customer stays in, and the timer set at the stored instant finds the same flip again forever.
+class SubMillisecondEventTest : public SegmentEngineDifferentialTest {
+ protected:
+  // A customer in "login or pro" by a login 0.5 ms before the clock's now, which the store keeps
+  // as 1 ms before. Returns its usid.
+  std::string CustomerWithFineLogin() {
+    AddSegment("login or pro", J(R"({"any": [{"event": "login", "within_last": {"hours": 1}},
+        {"attribute": "plan", "op": "eq", "value": "pro"}]})"));
+    engine_->RunPendingWorkForTest();
+    std::string usid;
+    EXPECT_TRUE(Write([&](store::WriteTxn& txn) {
+                  XOAL_ASSIGN_OR_RETURN(
+                      auto r,
+                      core::UpsertCustomer(txn, Ctx(), J(R"({"user_id": "u-1"})").as_object()));
+                  usid = r.customer.usid;
+                  return Status::Ok();
+                }).ok());
+    live_.insert(usid);
+    store::Event e;
+    e.project_id = project_.id;
+    e.id = "ev-fine";
+    e.usid = usid;
+    e.name = "login";
+    e.type = "track";
+    e.source = "system";
+    e.timestamp = clock_.SystemNow() - std::chrono::microseconds(500);
+    e.received_at = e.timestamp;
+    EXPECT_TRUE(Write([&](store::WriteTxn& txn) { return txn.InsertEvent(e); }).ok());
+    EXPECT_EQ(FirstDifference(), "");
+    return usid;
+  }
+};
+
+TEST_F(SubMillisecondEventTest, AWriteAfterTheStoredWindowEndedSeesItEnded) {
+  std::string usid = CustomerWithFineLogin();
+  clock_.Advance(hours(1) - Millis(1));
+  Patch(usid, AttributeBody("plan", "free"));
+  EXPECT_EQ(FirstDifference(), "");
+}
+
+TEST_F(SubMillisecondEventTest, TheTimerEndsTheWindowAtTheStoredInstant) {
+  CustomerWithFineLogin();
+  clock_.Advance(hours(1) - Millis(1));
+  // A timer that re-finds the flip it fired for is due again at once: this would never return.
+  engine_->RunPendingWorkForTest();
+  EXPECT_EQ(FirstDifference(), "");
+}
+
 // A store that stops the worker (any thread but the test's, which arms it before starting the
 // worker) at a chosen point until the test lets it go: after the read that follows a write leaving
 // segment `ready_segment` ready (the compute's re-read of the project's segments), or before the

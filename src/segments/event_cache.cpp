@@ -6,12 +6,16 @@
 namespace xoal::segments::internal {
 namespace {
 
-// What evaluation reads of an event; the rest is dropped to keep entries small.
+// What evaluation reads of an event, as the store keeps it; the rest is dropped to keep entries
+// small.
 store::Event Slim(store::Event e) {
   store::Event out;
   out.seq = e.seq;
   out.name = std::move(e.name);
-  out.timestamp = e.timestamp;
+  // The store keeps milliseconds; an event the writer just inserted may carry a finer time (the
+  // real clock's). Kept finer, a window would end later here than in the store, and the timer
+  // set at the stored instant would find the same flip again for ever.
+  out.timestamp = FromEpochMillis(ToEpochMillis(e.timestamp));
   out.properties = std::move(e.properties);
   return out;
 }
