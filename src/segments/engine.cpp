@@ -319,6 +319,7 @@ class SegmentEngine::State {
     }
     if (candidates.empty()) return Status::Ok();
     const store::Customer* customer = tracking.FreshCopy(usid);
+    if (customer && customer->project_id != project->id) customer = nullptr;
     std::optional<store::Customer> read;
     if (!customer) {
       XOAL_ASSIGN_OR_RETURN(read, txn.FindCustomer(project->id, store::CustomerKey::kUsid, usid));
@@ -392,13 +393,11 @@ class SegmentEngine::State {
     return Status::Ok();
   }
 
-  // Runs at the end of every write, in its transaction.
-  Status Apply(store::WriteTxn& txn, TrackingTxn& tracking, std::vector<MembershipChange>& out) {
-    Changes& changes = tracking.changes();
-    const std::string& pid = changes.project_id;
+  // Runs at the end of every write, in its transaction, for each project `pid` it changed.
+  Status Apply(store::WriteTxn& txn, const TrackingTxn& tracking, const std::string& pid,
+               Changes& changes, SystemTime now, std::vector<MembershipChange>& out) {
     auto segs = Snapshot(pid);
     if (segs->defs.empty()) return Status::Ok();
-    SystemTime now = changes.at.value_or(clock_.SystemNow());
     XOAL_ASSIGN_OR_RETURN(auto project, txn.GetProject(pid));
     if (!project) return Status::Ok();
     for (const auto& [usid, into] : changes.removed) {
@@ -420,21 +419,42 @@ class SegmentEngine::State {
     return Status::Ok();
   }
 
-  // Apply, then the observer, in the write's transaction. Sets `observed` when the observer saw
-  // something (so OnCommitted() is due once the write commits). The event cache follows the
-  // write's events first; what the write touched is dropped from it if this fails.
+  // Apply, then the observer, in the write's transaction, project by project. Sets `observed`
+  // when the observer saw something (so OnCommitted() is due once the write commits). The event
+  // cache follows the write's events first; what the write touched is dropped from it if this
+  // fails.
   Status Finish(store::WriteTxn& txn, TrackingTxn& tracking, std::vector<MembershipChange>& out,
                 bool& observed) {
-    Changes& changes = tracking.changes();
     std::lock_guard lock(events_.mu());
-    for (const auto& e : changes.events) events_.Add(e);
-    for (const auto& [usid, into] : changes.removed) {
-      events_.Forget(changes.project_id, usid);
-      if (!into.empty()) events_.Forget(changes.project_id, into);  // it has the merged events
+    for (const auto& [pid, changes] : tracking.changes()) {
+      for (const auto& e : changes.events) events_.Add(e);
+      for (const auto& [usid, into] : changes.removed) {
+        events_.Forget(pid, usid);
+        if (!into.empty()) events_.Forget(pid, into);  // it has the merged events
+      }
     }
-    Status st = ApplyAndObserve(txn, tracking, out, observed);
+    // One instant for the whole write.
+    SystemTime now = tracking.at().value_or(clock_.SystemNow());
+    // Entries and exits the write recorded itself (manual members) go to its project's observer.
+    std::vector<MembershipChange> recorded = std::move(out);
+    out.clear();
+    for (const auto& c : recorded) {
+      if (!tracking.changes().contains(c.project_id)) out.push_back(c);
+    }
+    Status st = Status::Ok();
+    for (auto& [pid, changes] : tracking.changes()) {
+      std::vector<MembershipChange> mine;
+      for (const auto& c : recorded) {
+        if (c.project_id == pid) mine.push_back(c);
+      }
+      st = ApplyAndObserve(txn, tracking, pid, changes, now, mine, observed);
+      out.insert(out.end(), mine.begin(), mine.end());
+      if (!st.ok()) break;
+    }
     if (!st.ok()) {
-      for (const auto& [usid, dirty] : changes.customers) events_.Forget(changes.project_id, usid);
+      for (const auto& [pid, changes] : tracking.changes()) {
+        for (const auto& [usid, dirty] : changes.customers) events_.Forget(pid, usid);
+      }
     }
     return st;
   }
@@ -443,16 +463,17 @@ class SegmentEngine::State {
   // hold its events.
   void WriteFailedAfterUpkeep() { events_.Clear(); }
 
-  Status ApplyAndObserve(store::WriteTxn& txn, TrackingTxn& tracking,
-                         std::vector<MembershipChange>& out, bool& observed) {
-    Changes& changes = tracking.changes();
-    SystemTime now = changes.at.value_or(clock_.SystemNow());
+  // Apply and the observer for the changes of project `pid`; appends its entries and exits to
+  // `mine`, which holds those of the project recorded before.
+  Status ApplyAndObserve(store::WriteTxn& txn, const TrackingTxn& tracking, const std::string& pid,
+                         Changes& changes, SystemTime now, std::vector<MembershipChange>& mine,
+                         bool& observed) {
     for (const auto& c : changes.recorded) {
-      out.push_back(MembershipChange{c.project_id, c.segment_id, c.usid, c.entered, c.at});
+      mine.push_back(MembershipChange{c.project_id, c.segment_id, c.usid, c.entered, c.at});
     }
-    XOAL_RETURN_IF_ERROR(Apply(txn, tracking, out));
+    XOAL_RETURN_IF_ERROR(Apply(txn, tracking, pid, changes, now, mine));
     if (!observer_) return Status::Ok();
-    AppliedWrite applied{changes.project_id, now, changes.events, {}, {}, {}, {}, out, {}};
+    AppliedWrite applied{pid, now, changes.events, {}, {}, {}, {}, mine, {}};
     for (const auto& [usid, into] : changes.removed) applied.removed.insert(usid);
     for (const auto& [usid, dirty] : changes.customers) {
       applied.customers.insert(usid);
@@ -461,7 +482,7 @@ class SegmentEngine::State {
       // Kept for whole-profile changes too: a merge diffs the survivor's attributes.
       if (!dirty.attributes.empty()) applied.attributes[usid] = dirty.attributes;
     }
-    for (const auto& m : out) applied.customers.insert(m.usid);
+    for (const auto& m : mine) applied.customers.insert(m.usid);
     if (applied.customers.empty() && applied.removed.empty()) return Status::Ok();
     observed = true;
     return observer_->OnApplied(txn, applied);
@@ -495,7 +516,7 @@ class TrackedStore final : public store::Store {
       observed = false;
       TrackingTxn tracking(txn);
       XOAL_RETURN_IF_ERROR(fn(tracking));
-      if (tracking.changes().empty()) return Status::Ok();
+      if (tracking.empty()) return Status::Ok();
       Status finished = state_.Finish(txn, tracking, published, observed);
       upkept = finished.ok();
       return finished;
@@ -529,7 +550,7 @@ bool SegmentEngine::State::FireDueTimers() {
     const std::string& pid = instant.second;
     Status w = store.Write([&](store::WriteTxn& txn) {
       auto& tracking = static_cast<TrackingTxn&>(txn);
-      tracking.changes().at = instant.first;
+      tracking.at() = instant.first;
       for (const auto& t : timers) {
         // Cleared first: the evaluation sets the next one if the condition still reads time.
         XOAL_RETURN_IF_ERROR(txn.SetSegmentTimer(pid, t.segment_id, t.usid, std::nullopt));
@@ -970,7 +991,7 @@ Status SegmentEngine::ChangeManualMemberInTxn(store::WriteTxn& txn, const std::s
   SystemTime now = state_->clock_.SystemNow();
   std::vector<MembershipChange> made;
   XOAL_RETURN_IF_ERROR(state_->Record(txn, project_id, segment_id, usid, add, now, made));
-  tracking.changes().recorded.push_back({0, project_id, segment_id, usid, add, now});
+  tracking.ChangesOf(project_id).recorded.push_back({0, project_id, segment_id, usid, add, now});
   tracking.Mark(project_id, usid).segments = Readers(*state_->Snapshot(project_id), segment_id);
   return Status::Ok();
 }

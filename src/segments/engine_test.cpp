@@ -592,6 +592,66 @@ TEST_F(SubMillisecondEventTest, TheTimerEndsTheWindowAtTheStoredInstant) {
   EXPECT_EQ(FirstDifference(), "");
 }
 
+// One write may touch customers of several projects (the workflow engine advances every due run
+// of every project in one write, and a run's step may update its customer). Each customer must be
+// evaluated against its own project's segments only.
+TEST_F(SegmentEngineDifferentialTest, AWriteTouchingTwoProjectsKeepsEachProjectsSegments) {
+  AddSegment("pro", J(R"({"attribute": "plan", "op": "eq", "value": "pro"})"));
+  auto other = core::CreateProject(engine_->store(), clock_, "other");
+  ASSERT_TRUE(other.ok());
+  const store::Project& p2 = other->project;
+  auto seg2 = engine_->Create(p2, J(R"({"name": "pro", "conditions": {"attribute": "plan",
+      "op": "eq", "value": "pro"}})")
+                                      .as_object());
+  ASSERT_TRUE(seg2.ok());
+  engine_->RunPendingWorkForTest();
+  core::WriteContext ctx2{&p2, clock_.SystemNow(), clock_.SystemNow(), "api"};
+  std::string a, b;
+  ASSERT_TRUE(Write([&](store::WriteTxn& txn) {
+                XOAL_ASSIGN_OR_RETURN(
+                    auto r, core::UpsertCustomer(txn, Ctx(), J(R"({"user_id": "a"})").as_object()));
+                a = r.customer.usid;
+                return Status::Ok();
+              }).ok());
+  ASSERT_TRUE(Write([&](store::WriteTxn& txn) {
+                XOAL_ASSIGN_OR_RETURN(
+                    auto r, core::UpsertCustomer(txn, ctx2, J(R"({"user_id": "b"})").as_object()));
+                b = r.customer.usid;
+                return Status::Ok();
+              }).ok());
+  live_.insert(a);
+
+  // Project 2's customer is written last, so both orders of "last project" are tried below.
+  json::object pro = AttributeBody("plan", "pro");
+  ASSERT_TRUE(Write([&](store::WriteTxn& txn) {
+                XOAL_RETURN_IF_ERROR(core::PatchCustomer(txn, Ctx(), a, pro).status());
+                return core::PatchCustomer(txn, ctx2, b, pro).status();
+              }).ok());
+  EXPECT_EQ(FirstDifference(), "");
+  auto members_of = [&](const std::string& sid) {
+    std::set<std::string> out;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::ReadTxn& txn) -> Status {
+                      XOAL_ASSIGN_OR_RETURN(auto rows, txn.ListSegmentMembers(sid, {0, 100}));
+                      for (const auto& m : rows) out.insert(m.usid);
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out;
+  };
+  EXPECT_EQ(members_of(seg2->id), std::set<std::string>{b});
+  EXPECT_EQ(members_of(SegmentId("pro")), std::set<std::string>{a});
+
+  json::object free = AttributeBody("plan", "free");
+  ASSERT_TRUE(Write([&](store::WriteTxn& txn) {
+                XOAL_RETURN_IF_ERROR(core::PatchCustomer(txn, ctx2, b, free).status());
+                return core::PatchCustomer(txn, Ctx(), a, free).status();
+              }).ok());
+  EXPECT_EQ(FirstDifference(), "");
+  EXPECT_EQ(members_of(seg2->id), std::set<std::string>{});
+  EXPECT_EQ(members_of(SegmentId("pro")), std::set<std::string>{});
+}
+
 // A store that stops the worker (any thread but the test's, which arms it before starting the
 // worker) at a chosen point until the test lets it go: after the read that follows a write leaving
 // segment `ready_segment` ready (the compute's re-read of the project's segments), or before the

@@ -43,7 +43,6 @@ void EraseSorted(std::vector<std::string>& v, std::string_view x) {
 }  // namespace
 
 void Changes::MergeFrom(Changes&& other) {
-  if (!other.project_id.empty()) project_id = other.project_id;
   for (auto& [usid, d] : other.customers) {
     Dirty& mine = customers[usid];
     mine.all = mine.all || d.all;
@@ -111,9 +110,19 @@ Status TrackingTxn::AnonymousIdMoving(std::string_view project_id, const std::st
   return Status::Ok();
 }
 
+Changes& TrackingTxn::ChangesOf(std::string_view project_id) {
+  auto it = changes_.find(project_id);
+  if (it == changes_.end()) it = changes_.emplace(std::string(project_id), Changes{}).first;
+  return it->second;
+}
+
+bool TrackingTxn::empty() const {
+  return std::all_of(changes_.begin(), changes_.end(),
+                     [](const auto& kv) { return kv.second.empty(); });
+}
+
 Dirty& TrackingTxn::Mark(std::string_view project_id, std::string_view usid) {
-  changes_.project_id = std::string(project_id);
-  return changes_.customers[std::string(usid)];
+  return ChangesOf(project_id).customers[std::string(usid)];
 }
 
 void TrackingTxn::MarkTag(std::string_view project_id, std::string_view usid,
@@ -138,7 +147,8 @@ Status TrackingTxn::Nested(const std::function<Status(store::WriteTxn&)>& fn) {
   child.parent_ = this;
   Status st = inner_.Nested([&](store::WriteTxn&) { return fn(child); });
   if (st.ok()) {
-    changes_.MergeFrom(std::move(child.changes_));
+    for (auto& [pid, changes] : child.changes_) ChangesOf(pid).MergeFrom(std::move(changes));
+    if (child.at_) at_ = child.at_;
     for (auto& [usid, c] : child.read_) read_[usid] = std::move(c);
   }
   return st;
@@ -202,9 +212,9 @@ Status TrackingTxn::AddAnonymousId(std::string_view p, std::string_view usid,
 Status TrackingTxn::DeleteCustomer(std::string_view p, std::string_view usid) {
   XOAL_RETURN_IF_ERROR(inner_.DeleteCustomer(p, usid));
   if (Copy* copy = OwnCopy(std::string(usid))) copy->fresh = false;
-  changes_.project_id = std::string(p);
-  changes_.customers.erase(std::string(usid));
-  changes_.removed[std::string(usid)] = "";
+  Changes& changes = ChangesOf(p);
+  changes.customers.erase(std::string(usid));
+  changes.removed[std::string(usid)] = "";
   return Status::Ok();
 }
 
@@ -214,16 +224,16 @@ Status TrackingTxn::MergeCustomerInto(std::string_view p, std::string_view from,
   for (std::string_view u : {from, into}) {
     if (Copy* copy = OwnCopy(std::string(u))) copy->fresh = false;
   }
-  changes_.customers.erase(std::string(from));
-  changes_.removed[std::string(from)] = std::string(into);
+  Changes& changes = ChangesOf(p);
+  changes.customers.erase(std::string(from));
+  changes.removed[std::string(from)] = std::string(into);
   Mark(p, into).all = true;
   return Status::Ok();
 }
 
 Status TrackingTxn::PutCompany(store::Company& c) {
   XOAL_RETURN_IF_ERROR(inner_.PutCompany(c));
-  changes_.project_id = c.project_id;
-  changes_.companies.insert(c.id);
+  ChangesOf(c.project_id).companies.insert(c.id);
   return Status::Ok();
 }
 
@@ -255,7 +265,7 @@ Status TrackingTxn::DeleteMembership(std::string_view p, std::string_view compan
 Status TrackingTxn::InsertEvent(store::Event& e) {
   XOAL_RETURN_IF_ERROR(inner_.InsertEvent(e));
   Mark(e.project_id, e.usid).events.insert(e.name);
-  changes_.events.push_back(e);
+  ChangesOf(e.project_id).events.push_back(e);
   return Status::Ok();
 }
 

@@ -29,15 +29,12 @@ struct Dirty {
   std::set<std::string> segments;  // segments to re-evaluate whatever changed (timers, scans)
 };
 
+// What changed in one project.
 struct Changes {
-  std::string project_id;                  // of the last change; one write touches one project
   std::map<std::string, Dirty> customers;  // by usid
   // usid -> the survivor it was merged into, or "" when it was deleted.
   std::map<std::string, std::string> removed;
   std::set<std::string> companies;  // companies whose attributes changed: all members are dirty
-  // When set, the instant to evaluate at and record changes with, instead of the clock's now: a
-  // timer that fires late (a jump of the clock, a restart) flips at its exact moment.
-  std::optional<SystemTime> at;
 
   // Events inserted, in order, for the workflow engine's event triggers and waits.
   std::vector<store::Event> events;
@@ -52,7 +49,16 @@ class TrackingTxn final : public store::WriteTxn {
  public:
   explicit TrackingTxn(store::WriteTxn& inner) : inner_(inner) {}
 
-  Changes& changes() { return changes_; }
+  // What changed, by project id. Usually one project; a write may touch several (the workflow
+  // engine advances the due runs of every project in one write), and each project's customers
+  // are evaluated against that project's segments.
+  std::map<std::string, Changes, std::less<>>& changes() { return changes_; }
+  Changes& ChangesOf(std::string_view project_id);
+  // Whether no project has a change to evaluate.
+  bool empty() const;
+  // When set, the instant to evaluate at and record changes with, instead of the clock's now: a
+  // timer that fires late (a jump of the clock, a restart) flips at its exact moment.
+  std::optional<SystemTime>& at() { return at_; }
   Dirty& Mark(std::string_view project_id, std::string_view usid);
   // Marks a change of one of the customer's tags.
   void MarkTag(std::string_view project_id, std::string_view usid, std::string_view tag);
@@ -399,7 +405,8 @@ class TrackingTxn final : public store::WriteTxn {
 
  private:
   store::WriteTxn& inner_;
-  Changes changes_;
+  std::map<std::string, Changes, std::less<>> changes_;
+  std::optional<SystemTime> at_;
   // The last copy read or written of a customer. `fresh` is false once a write changed the
   // customer's row in a way the copy does not follow (a merge, a deletion, an anonymous id
   // moved to another customer); the attributes still serve the diff of a later update.
