@@ -350,8 +350,10 @@ class SegmentEngine::State {
         XOAL_ASSIGN_OR_RETURN(data.events, txn.ListEventsNamed(project->id, usid, wide.names,
                                                                wide.since, kMaxEventsPerView));
         events = events_.Put(project->id, usid, wide, data.events);
-        if (!events && wide.names != query.names) {
-          // Too many to keep: the newest of the names asked for, as without the cache.
+        if (!events && (wide.names != query.names || wide.since != query.since)) {
+          // Too many to keep: the newest of the names and window asked for, as without the
+          // cache (in an older window, older events sent in later could push out some that
+          // count).
           XOAL_ASSIGN_OR_RETURN(data.events, txn.ListEventsNamed(project->id, usid, query.names,
                                                                  query.since, kMaxEventsPerView));
         }

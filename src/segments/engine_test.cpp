@@ -734,6 +734,59 @@ TEST_F(SubMillisecondEventTest, TheTimerEndsTheWindowAtTheStoredInstant) {
   EXPECT_EQ(FirstDifference(), "");
 }
 
+// A customer with more events than the engine reads at once (10,000): an evaluation reads the
+// newest of the names and window its segments ask for. When the event cache cannot keep them, the
+// engine must read them again for that window, not for the older one the cache widened to, where
+// older events the customer's other names sent in later push out the ones that count.
+TEST_F(SegmentEngineDifferentialTest, TooManyEventsToCacheAreReadForTheWindowAskedFor) {
+  AddSegment("three logins", J(R"({"event": "login", "count": {"op": "gte", "value": 3},
+      "within_last": {"days": 30}})"));
+  RunPendingWork(" created three logins");
+  std::string usid;
+  ASSERT_TRUE(Write([&](store::WriteTxn& txn) {
+                XOAL_ASSIGN_OR_RETURN(
+                    auto r,
+                    core::UpsertCustomer(txn, Ctx(), J(R"({"user_id": "u-1"})").as_object()));
+                usid = r.customer.usid;
+                return Status::Ok();
+              }).ok());
+  live_.insert(usid);
+  auto event = [&](const std::string& name, SystemTime at) {
+    store::Event e;
+    e.project_id = project_.id;
+    e.id = "ev-" + std::to_string(next_event_++);
+    e.usid = usid;
+    e.name = name;
+    e.type = "track";
+    e.source = "api";
+    e.timestamp = at;
+    e.received_at = clock_.SystemNow();
+    return e;
+  };
+  auto insert = [&](std::vector<store::Event> events) {
+    ASSERT_TRUE(Write([&](store::WriteTxn& txn) -> Status {
+                  for (auto& e : events) XOAL_RETURN_IF_ERROR(txn.InsertEvent(e));
+                  return Status::Ok();
+                }).ok());
+  };
+  insert({event("login", clock_.SystemNow())});
+  // Purchases 20 days old, sent in after that login, while no segment reads them.
+  std::vector<store::Event> purchases;
+  for (int i = 0; i < 10000; ++i)
+    purchases.push_back(event("purchase", clock_.SystemNow() - days(20)));
+  insert(std::move(purchases));
+  AddSegment("bought today", J(R"({"event": "purchase", "within_last": {"days": 1}})"));
+  RunPendingWork(" created bought today");
+  clock_.Advance(hours(1));
+  insert({event("login", clock_.SystemNow())});  // the cache keeps its logins again
+  ASSERT_EQ(FirstDifference(), "");
+
+  // 11 days on, the purchases are out of the logins' window; one write reads both names.
+  clock_.Advance(days(11));
+  insert({event("login", clock_.SystemNow()), event("purchase", clock_.SystemNow())});
+  EXPECT_EQ(FirstDifference(), "");
+}
+
 // One write may touch customers of several projects (the workflow engine advances every due run
 // of every project in one write, and a run's step may update its customer). Each customer must be
 // evaluated against its own project's segments only.
