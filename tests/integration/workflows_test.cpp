@@ -68,13 +68,19 @@ class WorkflowsTest : public MessagingTest {
   }
 
   // Polls until every run of the workflow has left `active` with a step due now, i.e. is
-  // waiting or ended, and there are `count` runs.
+  // waiting for a later time (or an event) or ended, and there are `count` runs. A run waiting
+  // until now (a wait_for_event that found its event already there) is about to go on.
   bool Settled(const std::string& workflow_id, size_t count) {
     return Eventually([&] {
+      HttpResponse clock = http_->Post("/_test/clock", json::object{{"advance_ms", 0}});
+      int64_t now = EpochMsOf(Str(clock.json, "now")).value_or(0);
       json::array runs = Runs(workflow_id);
       if (runs.size() != count) return false;
       for (const auto& r : runs) {
-        if (Str(r, "status") == "active" && JsonAt(r, "/waiting") != "true") return false;
+        if (Str(r, "status") != "active") continue;
+        if (JsonAt(r, "/waiting") != "true") return false;
+        auto wake = EpochMsOf(Str(r, "wake_at"));
+        if (wake && *wake <= now) return false;
       }
       return true;
     });
