@@ -325,7 +325,7 @@ class Conn {
     return ExecScript(read_only ? "PRAGMA query_only=1; PRAGMA mmap_size=1073741824;"
                                   "PRAGMA cache_size=-16384;"
                                 : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                  "PRAGMA wal_autocheckpoint=4000; PRAGMA mmap_size=1073741824;"
+                                  "PRAGMA mmap_size=1073741824;"
                                   "PRAGMA cache_size=-131072;");
   }
 
@@ -1869,6 +1869,11 @@ class SqliteWriteTxn final : public SqliteReads<WriteTxn> {
   bool Changed() const { return sqlite3_changes(c_.db()) > 0; }
 };
 
+// The WAL length, in 4 KiB frames, at which the checkpointer thread is woken, and the one at which
+// the writer checkpoints itself because the checkpointer has not kept up.
+constexpr int kWalFramesCheckpoint = 4000;
+constexpr int kWalFramesInline = 40000;
+
 }  // namespace
 
 class SqliteStore::State {
@@ -1891,7 +1896,18 @@ class SqliteStore::State {
   Status broken;           // guarded by mu; set when a commit failed
   std::thread thread;
 
+  // Checkpoints run on their own thread and connection, so that copying the WAL back into the
+  // database neither takes the writer's time nor holds up the writes queued behind a commit.
+  Conn checkpointer;
+  std::mutex checkpoint_mu;
+  std::condition_variable checkpoint_cv;
+  bool checkpoint_due = false;   // guarded by checkpoint_mu
+  bool checkpoint_stop = false;  // guarded by checkpoint_mu
+  std::thread checkpoint_thread;
+
   void Run();
+  void RunCheckpoints();
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
   void CommitBatch(std::vector<Job*>& batch);
   Status Migrate();
   Result<std::unique_ptr<Conn>> TakeReader();
@@ -1938,6 +1954,42 @@ void SqliteStore::State::Run() {
     }
     CommitBatch(batch);
     batch.clear();
+  }
+}
+
+// Called by SQLite on the writer's thread after each commit with the WAL's length in frames.
+int SqliteStore::State::OnWalCommit(void* self, sqlite3* db, const char* name, int frames) {
+  auto* state = static_cast<State*>(self);
+  if (frames >= kWalFramesInline) {
+    // The WAL has not restarted: the writer began each write while the checkpointer was still
+    // copying (under a steady load it usually is). What is left to copy is little by now, and the
+    // writer copies it itself so that its next write starts the WAL again; if the checkpointer is
+    // still at it, this returns at once (SQLITE_BUSY) and the next commit tries again.
+    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (frames >= kWalFramesCheckpoint) {
+    {
+      std::lock_guard lock(state->checkpoint_mu);
+      state->checkpoint_due = true;
+    }
+    state->checkpoint_cv.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::State::RunCheckpoints() {
+  while (true) {
+    {
+      std::unique_lock lock(checkpoint_mu);
+      checkpoint_cv.wait(lock, [this] { return checkpoint_stop || checkpoint_due; });
+      if (checkpoint_stop) return;
+      checkpoint_due = false;
+    }
+    int rc = sqlite3_wal_checkpoint_v2(checkpointer.db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                       nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("store_checkpoint_failed backend=sqlite detail=\"{}\"",
+                   sqlite3_errmsg(checkpointer.db()));
+    }
   }
 }
 
@@ -2015,7 +2067,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(SqliteOptions options) {
   state->options = std::move(options);
   XOAL_RETURN_IF_ERROR(state->writer.Open(state->options.path.string(), false));
   XOAL_RETURN_IF_ERROR(state->Migrate());
+  XOAL_RETURN_IF_ERROR(state->checkpointer.Open(state->options.path.string(), false));
   State* raw = state.get();
+  sqlite3_wal_hook(state->writer.db(), &State::OnWalCommit, raw);
+  state->checkpoint_thread = std::thread([raw] { raw->RunCheckpoints(); });
   state->thread = std::thread([raw] { raw->Run(); });
   spdlog::info("store_opened backend=sqlite path=\"{}\" schema_version={}",
                state->options.path.string(), kSchemaVersion);
@@ -2064,6 +2119,12 @@ void SqliteStore::Close() {
   }
   state_->cv.notify_all();
   if (state_->thread.joinable()) state_->thread.join();
+  {
+    std::lock_guard lock(state_->checkpoint_mu);
+    state_->checkpoint_stop = true;
+  }
+  state_->checkpoint_cv.notify_one();
+  if (state_->checkpoint_thread.joinable()) state_->checkpoint_thread.join();
   std::lock_guard lock(state_->read_mu);
   state_->idle_readers.clear();
   (void)state_->writer.ExecScript("PRAGMA wal_checkpoint(TRUNCATE)");
