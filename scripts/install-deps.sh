@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config git curl ca-certificates jq
   libboost1.81-all-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev
   libhowardhinnant-date-dev zlib1g-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
   # nodejs brings npm; the SDK compatibility tests install their npm packages themselves.
