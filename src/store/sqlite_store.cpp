@@ -12,8 +12,6 @@
 #include <thread>
 #include <unordered_map>
 
-#include "store/sqlite_wal_vfs.hpp"
-
 namespace xoal::store {
 namespace {
 
@@ -315,7 +313,7 @@ class Conn {
   Status Open(const std::string& path, bool read_only) {
     int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path.c_str(), &db_, flags, BufferedWalVfs()) != SQLITE_OK) {
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
       return SqliteError(db_, "open");
     }
     sqlite3_busy_timeout(db_, 10000);
