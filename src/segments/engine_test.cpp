@@ -121,6 +121,33 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
     return engine_->store().Write(fn);
   }
 
+  // A new customer with user id `user_id`, counted among the live ones. Returns its usid.
+  std::string NewCustomer(const std::string& user_id) {
+    std::string usid;
+    EXPECT_TRUE(Write([&](store::WriteTxn& txn) {
+                  XOAL_ASSIGN_OR_RETURN(
+                      auto r, core::UpsertCustomer(txn, Ctx(), json::object{{"user_id", user_id}}));
+                  usid = r.customer.usid;
+                  return Status::Ok();
+                }).ok());
+    live_.insert(usid);
+    return usid;
+  }
+
+  // A track event `name` of `usid` at `at`, received now, with the next test event id.
+  store::Event Track(const std::string& usid, const std::string& name, SystemTime at) {
+    store::Event e;
+    e.project_id = project_.id;
+    e.id = "ev-" + std::to_string(next_event_++);
+    e.usid = usid;
+    e.name = name;
+    e.type = "track";
+    e.source = "api";
+    e.timestamp = at;
+    e.received_at = clock_.SystemNow();
+    return e;
+  }
+
   // RunPendingWorkForTest(), ending the process with `context` if it does not return (nothing
   // can stop it): a timer that re-finds the flip it fired for is due again at once, for ever.
   void RunPendingWork(const std::string& context) {
@@ -304,15 +331,7 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
     bool after = Uniform(0, 1);
     std::string tag = Uniform(0, 1) ? "VIP" : "beta";
     std::string anon = "anon-s" + std::to_string(Uniform(0, 2));
-    store::Event e;
-    e.project_id = project_.id;
-    e.id = "ev-" + std::to_string(next_event_++);
-    e.usid = usid;
-    e.name = Pick(kEvents);
-    e.type = "track";
-    e.source = "api";
-    e.timestamp = clock_.SystemNow();
-    e.received_at = e.timestamp;
+    store::Event e = Track(usid, Pick(kEvents), clock_.SystemNow());
     e.properties = json::object{{"amount", 30}};
     Status st = Write([&](store::WriteTxn& txn) -> Status {
       XOAL_RETURN_IF_ERROR(
@@ -464,17 +483,10 @@ class SegmentEngineDifferentialTest : public ::testing::Test {
   }
 
   std::string EventStep(const std::string& usid) {
-    store::Event e;
-    e.project_id = project_.id;
-    e.id = "ev-" + std::to_string(next_event_++);
-    e.usid = usid;
-    e.name = Pick(kEvents);
-    e.type = "track";
-    e.source = "api";
+    std::string name = Pick(kEvents);
     // Mostly the past (some already outside the windows), a few slightly in the future.
-    e.timestamp =
-        clock_.SystemNow() - RandomSpan(days(9)) + (Uniform(0, 9) == 0 ? hours(3) : hours(0));
-    e.received_at = clock_.SystemNow();
+    SystemTime at = clock_.SystemNow() - RandomSpan(days(9));
+    store::Event e = Track(usid, name, at + (Uniform(0, 9) == 0 ? hours(3) : hours(0)));
     e.properties = json::object{{"amount", Uniform(0, 40)}};
     Status st = Write([&](store::WriteTxn& txn) { return txn.InsertEvent(e); });
     EXPECT_TRUE(st.ok() || observer_.armed) << st.message();
@@ -696,15 +708,7 @@ class SubMillisecondEventTest : public SegmentEngineDifferentialTest {
     AddSegment("login or pro", J(R"({"any": [{"event": "login", "within_last": {"hours": 1}},
         {"attribute": "plan", "op": "eq", "value": "pro"}]})"));
     engine_->RunPendingWorkForTest();
-    std::string usid;
-    EXPECT_TRUE(Write([&](store::WriteTxn& txn) {
-                  XOAL_ASSIGN_OR_RETURN(
-                      auto r,
-                      core::UpsertCustomer(txn, Ctx(), J(R"({"user_id": "u-1"})").as_object()));
-                  usid = r.customer.usid;
-                  return Status::Ok();
-                }).ok());
-    live_.insert(usid);
+    std::string usid = NewCustomer("u-1");
     store::Event e;
     e.project_id = project_.id;
     e.id = "ev-fine";
@@ -742,27 +746,8 @@ TEST_F(SegmentEngineDifferentialTest, TooManyEventsToCacheAreReadForTheWindowAsk
   AddSegment("three logins", J(R"({"event": "login", "count": {"op": "gte", "value": 3},
       "within_last": {"days": 30}})"));
   RunPendingWork(" created three logins");
-  std::string usid;
-  ASSERT_TRUE(Write([&](store::WriteTxn& txn) {
-                XOAL_ASSIGN_OR_RETURN(
-                    auto r,
-                    core::UpsertCustomer(txn, Ctx(), J(R"({"user_id": "u-1"})").as_object()));
-                usid = r.customer.usid;
-                return Status::Ok();
-              }).ok());
-  live_.insert(usid);
-  auto event = [&](const std::string& name, SystemTime at) {
-    store::Event e;
-    e.project_id = project_.id;
-    e.id = "ev-" + std::to_string(next_event_++);
-    e.usid = usid;
-    e.name = name;
-    e.type = "track";
-    e.source = "api";
-    e.timestamp = at;
-    e.received_at = clock_.SystemNow();
-    return e;
-  };
+  std::string usid = NewCustomer("u-1");
+  auto event = [&](const std::string& name, SystemTime at) { return Track(usid, name, at); };
   auto insert = [&](std::vector<store::Event> events) {
     ASSERT_TRUE(Write([&](store::WriteTxn& txn) -> Status {
                   for (auto& e : events) XOAL_RETURN_IF_ERROR(txn.InsertEvent(e));
