@@ -318,10 +318,8 @@ class Conn {
     }
     sqlite3_busy_timeout(db_, 10000);
     // Pages are read through a memory map and kept in a large cache: without them most of the
-    // time goes to pread/pwrite system calls (seen in perf on the ingest benchmark). The writer
-    // does not set temp_store=MEMORY: that keeps the statement journal (the page copies each
-    // savepoint takes) in 1 KiB heap chunks, thousands per write, and allocating and freeing them
-    // was about a tenth of the writer thread; see ConfigureSqliteOnce for what it uses instead.
+    // time goes to pread/pwrite system calls (seen in perf on the ingest benchmark). The
+    // statement journal is set process-wide instead of by temp_store (see ConfigureSqliteOnce).
     return ExecScript(read_only ? "PRAGMA query_only=1; PRAGMA mmap_size=1073741824;"
                                   "PRAGMA cache_size=-16384;"
                                 : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
@@ -2044,9 +2042,15 @@ void SqliteStore::State::ReturnReader(std::unique_ptr<Conn> c) {
 
 namespace {
 
-// A write's statement journal stays in memory, in one block, up to this size; past it SQLite
-// moves it to a temporary file. A request of 100 ingested messages journals well under 1 MiB.
-constexpr int kStatementJournalBytes = 16 << 20;
+// The statement journal (the page copies each savepoint takes) always stays in memory, in 1 KiB
+// chunks (with tcmalloc their allocation costs the writer about 5 %). It must not be given a spill
+// size of 128 KiB or more: SQLite's journal is then one chunk of that size, written to its
+// temporary file in one call when it spills, and the default VFS writes at most 128 KiB - 1 in a
+// call (os_unix.c masks the length), so a write that changed more than that many bytes of pages
+// failed with SQLITE_FULL and took its whole batch with it (SqliteStoreTest.
+// AWriteWhoseStatementJournalOutgrowsMemoryCommits). A smaller spill size moves an ordinary
+// request's journal to a file, about a quarter slower.
+constexpr int kStatementJournalBytes = -1;
 
 // Process-wide settings SQLite takes only before it starts. SQLITE_MISUSE when it has already
 // started in this process: the defaults stay, which is slower but just as correct.
@@ -2054,7 +2058,7 @@ void ConfigureSqliteOnce() {
   // SQLite counts every allocation under one process-wide mutex: nothing here reads the counts,
   // and taking and releasing it was about 4 % of the writer thread in perf on ingest_bench.
   [[maybe_unused]] static const int memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  // One block for the statement journal instead of 1 KiB chunks (see Conn::Open).
+  // The statement journal in memory, never spilled (see kStatementJournalBytes).
   [[maybe_unused]] static const int spill =
       sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStatementJournalBytes);
 }

@@ -115,5 +115,51 @@ TEST_F(SqliteStoreTest, TheWalIsCheckpointedOnItsOwnThreadAndReused) {
   EXPECT_EQ(found, (next + 96) / 97);
 }
 
+// One write that changes more pages than the statement journal keeps in memory (16 MiB), so that
+// SQLite moves the journal to a temporary file in the middle of it: 6,000 customers of about
+// 3 KB each, a page apiece, updated in one Write. It commits, and the store takes writes after.
+TEST_F(SqliteStoreTest, AWriteWhoseStatementJournalOutgrowsMemoryCommits) {
+  auto opened = SqliteStore::Open({db()});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  SqliteStore& store = **opened;
+  constexpr int kCustomers = 6000;
+  auto customer = [](int i, char fill) {
+    Customer c;
+    c.project_id = "p";
+    c.usid = "c" + std::to_string(i);
+    c.attributes["bio"] = std::string(3000, fill);
+    c.created_at = c.updated_at = SystemTime{std::chrono::milliseconds(i)};
+    c.added_via = "api";
+    return c;
+  };
+  ASSERT_TRUE(store
+                  .Write([&](WriteTxn& txn) {
+                    for (int i = 0; i < kCustomers; ++i) {
+                      Customer c = customer(i, 'a');
+                      XOAL_RETURN_IF_ERROR(txn.InsertCustomer(c));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  Status updated = store.Write([&](WriteTxn& txn) {
+    for (int i = 0; i < kCustomers; ++i) XOAL_RETURN_IF_ERROR(txn.UpdateCustomer(customer(i, 'b')));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(updated.ok()) << updated.message();
+  int changed = 0;
+  ASSERT_TRUE(store
+                  .Read([&](ReadTxn& txn) {
+                    for (int i = 0; i < kCustomers; i += 59) {
+                      XOAL_ASSIGN_OR_RETURN(auto c, txn.FindCustomer("p", CustomerKey::kUsid,
+                                                                     "c" + std::to_string(i)));
+                      changed += c && c->attributes.at("bio").as_string().starts_with("bbb");
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(changed, (kCustomers + 58) / 59);
+  EXPECT_TRUE(WriteEvents(store, 0, 10).ok());
+}
+
 }  // namespace
 }  // namespace xoal::store
