@@ -1998,6 +1998,10 @@ void SqliteStore::State::CommitBatch(std::vector<Job*>& batch) {
   if (begin.ok()) {
     SqliteWriteTxn txn(writer);
     for (size_t i = 0; i < batch.size(); ++i) {
+      // An I/O error, a full disk or lack of memory makes SQLite roll the whole transaction
+      // back: the writes left must not run, each would commit on its own at its RELEASE. The
+      // COMMIT below then fails and every write of the batch is answered with that failure.
+      if (sqlite3_get_autocommit(writer.db())) break;
       (void)writer.Exec("SAVEPOINT job");
       results[i] = (*batch[i]->fn)(txn);
       if (!results[i].ok()) (void)writer.Exec("ROLLBACK TO job");
