@@ -319,7 +319,7 @@ class Conn {
     sqlite3_busy_timeout(db_, 10000);
     // Pages are read through a memory map and kept in a large cache: without them most of the
     // time goes to pread/pwrite system calls (seen in perf on the ingest benchmark). The
-    // statement journal is set process-wide instead of by temp_store (see ConfigureSqliteOnce).
+    // statement journal is set process-wide, in ConfigureSqliteOnce.
     return ExecScript(read_only ? "PRAGMA query_only=1; PRAGMA mmap_size=1073741824;"
                                   "PRAGMA cache_size=-16384;"
                                 : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
@@ -2046,25 +2046,21 @@ void SqliteStore::State::ReturnReader(std::unique_ptr<Conn> c) {
 
 namespace {
 
-// The statement journal (the page copies each savepoint takes) always stays in memory, in 1 KiB
-// chunks (with tcmalloc their allocation costs the writer about 5 %). It must not be given a spill
-// size of 128 KiB or more: SQLite's journal is then one chunk of that size, written to its
-// temporary file in one call when it spills, and the default VFS writes at most 128 KiB - 1 in a
-// call (os_unix.c masks the length), so a write that changed more than that many bytes of pages
-// failed with SQLITE_FULL and took its whole batch with it (SqliteStoreTest.
-// AWriteWhoseStatementJournalOutgrowsMemoryCommits). A smaller spill size moves an ordinary
-// request's journal to a file, about a quarter slower.
-constexpr int kStatementJournalBytes = -1;
-
 // Process-wide settings SQLite takes only before it starts. SQLITE_MISUSE when it has already
 // started in this process: the defaults stay, which is slower but just as correct.
 void ConfigureSqliteOnce() {
   // SQLite counts every allocation under one process-wide mutex: nothing here reads the counts,
   // and taking and releasing it was about 4 % of the writer thread in perf on ingest_bench.
   [[maybe_unused]] static const int memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  // The statement journal in memory, never spilled (see kStatementJournalBytes).
-  [[maybe_unused]] static const int spill =
-      sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStatementJournalBytes);
+  // The statement journal (the page copies each savepoint takes) always in memory, in 1 KiB
+  // chunks (with tcmalloc their allocation costs the writer about 5 %). Not a spill size of
+  // 128 KiB or more: SQLite's journal is then one chunk of that size, written to its temporary
+  // file in one call when it spills, and the default VFS writes at most 128 KiB - 1 in a call
+  // (os_unix.c masks the length), so a write that changed more than that many bytes of pages
+  // failed with SQLITE_FULL and took its whole batch with it (SqliteStoreTest.
+  // AWriteWhoseStatementJournalOutgrowsMemoryCommits). A smaller spill size moves an ordinary
+  // request's journal to a file, about a quarter slower.
+  [[maybe_unused]] static const int spill = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
 }
 
 }  // namespace

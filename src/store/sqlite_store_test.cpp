@@ -1,4 +1,5 @@
-// SqliteStore's WAL upkeep: checkpoints run on their own thread while writes go on.
+// SqliteStore's upkeep of its files: checkpoints run on their own thread while writes go on, and a
+// write that changes many pages commits.
 #include "store/sqlite_store.hpp"
 
 #include <gtest/gtest.h>
@@ -115,9 +116,9 @@ TEST_F(SqliteStoreTest, TheWalIsCheckpointedOnItsOwnThreadAndReused) {
   EXPECT_EQ(found, (next + 96) / 97);
 }
 
-// One write that changes more pages than the statement journal keeps in memory (16 MiB), so that
-// SQLite moves the journal to a temporary file in the middle of it: 6,000 customers of about
-// 3 KB each, a page apiece, updated in one Write. It commits, and the store takes writes after.
+// One write whose statement journal passes 16 MiB (the spill size that once made SQLite write the
+// journal to its temporary file in one over-long call, and fail): 6,000 customers of about 3 KB
+// each, a page apiece, updated in one Write. It commits, and the store takes writes after.
 TEST_F(SqliteStoreTest, AWriteWhoseStatementJournalOutgrowsMemoryCommits) {
   auto opened = SqliteStore::Open({db()});
   ASSERT_TRUE(opened.ok()) << opened.status().message();
